@@ -1,0 +1,126 @@
+internal import Foundation
+
+/// Applies defaults, derives names, and checks everything a schema alone cannot: cross-references,
+/// engine-specific limits, files that must exist. Works on the decoded manifest plus the node positions.
+struct ManifestResolver {
+    struct Finding {
+        var severity: Diagnostic.Severity
+        var path: ManifestPath
+        var line: Int
+        var column: Int
+        var message: String
+    }
+
+    let manifest: Manifest
+    let marks: [ManifestPath: (line: Int, column: Int)]
+    let baseDirectory: String
+    let environment: ManifestLoader.Environment
+    private(set) var findings: [Finding] = []
+
+    init(
+        manifest: Manifest, marks: [ManifestPath: (line: Int, column: Int)], baseDirectory: String,
+        environment: ManifestLoader.Environment
+    ) {
+        self.manifest = manifest
+        self.marks = marks
+        self.baseDirectory = baseDirectory
+        self.environment = environment
+    }
+
+    static let defaultEndpoint = ResolvedEndpoint(
+        name: "default", listen: .tcp(host: "127.0.0.1", port: 8080), apis: [.openai, .ollama], models: [],
+        tokensFile: nil, corsOrigins: [], maxBodyBytes: defaultMaxBodyBytes)
+    static let defaultMaxBodyBytes = 32 << 20
+
+    // MARK: Reporting
+
+    /// The position of `path`, or of the nearest enclosing node that is in the file.
+    func position(of path: ManifestPath) -> (line: Int, column: Int) {
+        var current: ManifestPath? = path
+        while let candidate = current {
+            if let mark = marks[candidate] { return mark }
+            current = candidate.parent
+        }
+        return (1, 1)
+    }
+
+    mutating func error(_ path: ManifestPath, _ message: String) { report(.error, path, message) }
+    mutating func warning(_ path: ManifestPath, _ message: String) { report(.warning, path, message) }
+
+    private mutating func report(_ severity: Diagnostic.Severity, _ path: ManifestPath, _ message: String) {
+        let (line, column) = position(of: path)
+        findings.append(Finding(severity: severity, path: path, line: line, column: column, message: message))
+    }
+
+    func absolute(_ path: String) -> String {
+        let joined = path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
+        return (joined as NSString).standardizingPath
+    }
+
+    // MARK: Resolution
+
+    mutating func resolve() -> ResolvedManifest {
+        let root = ManifestPath.root
+        if manifest.apiVersion != Manifest.currentAPIVersion {
+            error(
+                root.appending("apiVersion"),
+                "unsupported apiVersion '\(manifest.apiVersion)', expected \(Manifest.currentAPIVersion)")
+        }
+        if manifest.metadata.name.trimmingCharacters(in: .whitespaces).isEmpty {
+            error(root.appending("metadata").appending("name"), "metadata.name must not be empty")
+        }
+        let soc = manifest.device?.soc ?? .auto
+        var models: [ResolvedModel] = []
+        for (index, model) in manifest.models.enumerated() {
+            models.append(resolveModel(model, at: root.appending("models").appending(index), soc: soc))
+        }
+        if manifest.models.isEmpty { error(root.appending("models"), "declare at least one model") }
+        assignNPUDomains(&models)
+        checkNameCollisions(models)
+        let endpoints = resolveEndpoints(models: models)
+        checkSelector()
+        return ResolvedManifest(
+            name: manifest.metadata.name, labels: manifest.metadata.labels ?? [:], selector: manifest.selector,
+            soc: soc, clocks: manifest.device?.clocks ?? .untouched,
+            runtimes: ResolvedRuntimes(
+                rkllmLibrary: manifest.runtimes?.rkllm?.library.map(absolute), rkllmABI: manifest.runtimes?.rkllm?.abi ?? .auto,
+                llamaLibrary: manifest.runtimes?.llamacpp?.library.map(absolute),
+                axllmBinary: manifest.runtimes?.axllm?.binary.map(absolute)),
+            models: models, endpoints: endpoints, git: resolveGit())
+    }
+
+    /// rkllm models without an explicit NPU domain get the lowest free one, in declaration order: two large
+    /// models in one IOMMU domain fail to load together (rkllm-runtime notes §1.7).
+    private func assignNPUDomains(_ models: inout [ResolvedModel]) {
+        let explicit = Set(manifest.models.compactMap { $0.npu?.domain })
+        var next = 0
+        for index in models.indices where models[index].npu != nil && manifest.models[index].npu?.domain == nil {
+            while explicit.contains(next) { next += 1 }
+            models[index].npu?.domain = next
+            next += 1
+        }
+    }
+
+    private mutating func checkSelector() {
+        let path = ManifestPath.root.appending("selector")
+        guard let selector = manifest.selector else { return }
+        if (selector.hostnames ?? []).isEmpty && (selector.labels ?? [:]).isEmpty {
+            error(path, "selector must list hostnames or labels (or be left out to select every device)")
+        }
+        for (index, hostname) in (selector.hostnames ?? []).enumerated() where hostname.isEmpty {
+            error(path.appending("hostnames").appending(index), "a host name pattern must not be empty")
+        }
+    }
+
+    private mutating func resolveGit() -> ResolvedGitSource? {
+        guard let git = manifest.source?.git else { return nil }
+        let path = ManifestPath.root.appending("source").appending("git")
+        if git.url.isEmpty { error(path.appending("url"), "git url must not be empty") }
+        if git.path.hasPrefix("/") || git.path.isEmpty {
+            error(path.appending("path"), "path must be the manifest's path inside the repository, e.g. fleet/opi5.yaml")
+        }
+        let interval = git.interval ?? .seconds(60)
+        if interval < .seconds(1) { error(path.appending("interval"), "interval must be at least 1s") }
+        return ResolvedGitSource(url: git.url, branch: git.branch ?? "main", path: git.path, interval: interval)
+    }
+}

@@ -1,0 +1,119 @@
+/// A validated manifest with every default applied and every name derived: what a device runs.
+/// It is also what `runner apply` records as applied state, so it is `Codable` and compared for plans.
+public struct ResolvedManifest: Codable, Sendable, Equatable {
+    public var name: String
+    public var labels: [String: String]
+    public var selector: Selector?
+    public var soc: SoC
+    public var clocks: ClockPolicy
+    public var runtimes: ResolvedRuntimes
+    public var models: [ResolvedModel]
+    public var endpoints: [ResolvedEndpoint]
+    public var git: ResolvedGitSource?
+
+    /// The model a request names: by name or alias, case-insensitively, with Ollama's `:latest` ignored.
+    public func model(named requested: String) -> ResolvedModel? {
+        let key = ModelNaming.lookupKey(requested)
+        return models.first { $0.lookupKeys.contains(key) }
+    }
+}
+
+public struct ResolvedRuntimes: Codable, Sendable, Equatable {
+    public var rkllmLibrary: String?
+    public var rkllmABI: RKLLMABI
+    public var llamaLibrary: String?
+    public var axllmBinary: String?
+}
+
+public struct ResolvedModel: Codable, Sendable, Equatable {
+    public var name: String
+    public var aliases: [String]
+    public var engine: EngineKind
+    public var source: ResolvedSource
+    public var context: Int
+    public var maxTokens: Int?
+    public var sampling: Sampling
+    public var thinking: ThinkingMode
+    public var chatTemplate: ChatTemplate?
+    /// Set for rkllm models only.
+    public var npu: ResolvedNPU?
+    /// Set for llamacpp models only.
+    public var llamacpp: ResolvedLlamaOptions?
+    public var promptCaches: [ResolvedPromptCache]
+    public var lora: [ResolvedLoRA]
+    public var lifecycle: ResolvedLifecycle
+
+    public var lookupKeys: [String] { ([name] + aliases).map(ModelNaming.lookupKey) }
+}
+
+public enum ResolvedSource: Codable, Sendable, Equatable {
+    /// An absolute local path.
+    case local(path: String)
+    case huggingface(repo: String, file: String, revision: String, sha256: String?)
+    case upstream(url: String, model: String)
+
+    public var fileName: String? {
+        switch self {
+        case .local(let path): path.split(separator: "/").last.map(String.init)
+        case .huggingface(_, let file, _, _): file.split(separator: "/").last.map(String.init)
+        case .upstream: nil
+        }
+    }
+}
+
+public struct ResolvedNPU: Codable, Sendable, Equatable {
+    /// nil: the runtime's default cores for the detected SoC.
+    public var cpus: [Int]?
+    public var domain: Int
+    public var embedFlash: Bool
+    public var batch: Int
+}
+
+public struct ResolvedLlamaOptions: Codable, Sendable, Equatable {
+    /// nil: one thread per core.
+    public var threads: Int?
+    public var parallel: Int
+    public var gpuLayers: Int
+}
+
+public struct ResolvedPromptCache: Codable, Sendable, Equatable {
+    public enum Prompt: Codable, Sendable, Equatable {
+        case text(String)
+        /// An absolute path to a text file, read when the cache is built.
+        case file(String)
+    }
+
+    public var name: String
+    public var prompt: Prompt
+}
+
+public struct ResolvedLoRA: Codable, Sendable, Equatable {
+    public var name: String
+    public var source: ResolvedSource
+    public var scale: Double
+}
+
+public struct ResolvedLifecycle: Codable, Sendable, Equatable {
+    public var preload: Bool
+    public var idleTimeout: ManifestDuration?
+    public var restart: RestartPolicy
+}
+
+public struct ResolvedEndpoint: Codable, Sendable, Equatable {
+    public var name: String
+    public var listen: ListenAddress
+    public var apis: [APIKind]
+    /// Canonical model names.
+    public var models: [String]
+    /// Absolute path.
+    public var tokensFile: String?
+    public var corsOrigins: [String]
+    public var maxBodyBytes: Int
+}
+
+public struct ResolvedGitSource: Codable, Sendable, Equatable {
+    public var url: String
+    public var branch: String
+    public var path: String
+    public var interval: ManifestDuration
+}

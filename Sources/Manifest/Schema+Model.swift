@@ -1,0 +1,126 @@
+public struct Model: Codable, Sendable, Equatable {
+    public var name: String?
+    public var aliases: [String]?
+    public var engine: EngineKind?
+    public var source: ModelSource?
+    public var upstream: Upstream?
+    public var context: Int?
+    public var maxTokens: Int?
+    public var sampling: Sampling?
+    public var thinking: ThinkingMode?
+    public var chatTemplate: ChatTemplate?
+    public var npu: NPUOptions?
+    public var llamacpp: LlamaOptions?
+    public var promptCaches: [PromptCache]?
+    public var lora: [LoRA]?
+    public var lifecycle: Lifecycle?
+}
+
+public enum EngineKind: String, ManifestEnum {
+    case rkllm, llamacpp, axllm, upstream
+
+    /// The model file extension an engine loads, when it loads one file.
+    public var fileExtension: String? {
+        switch self {
+        case .rkllm: "rkllm"
+        case .llamacpp: "gguf"
+        case .axllm, .upstream: nil
+        }
+    }
+}
+
+/// Where a model file comes from: exactly one of `path` and `huggingface`.
+public struct ModelSource: Codable, Sendable, Equatable {
+    /// A local file; relative paths are relative to the manifest's directory.
+    public var path: String?
+    public var huggingface: HuggingFaceSource?
+}
+
+public struct HuggingFaceSource: Codable, Sendable, Equatable {
+    public var repo: String
+    public var file: String
+    public var revision: String?
+    public var sha256: String?
+}
+
+/// An existing OpenAI-compatible server this model is proxied to.
+public struct Upstream: Codable, Sendable, Equatable {
+    public var url: String
+    /// The model's name on that server; defaults to this model's name.
+    public var model: String?
+}
+
+public struct Sampling: Codable, Sendable, Equatable {
+    public var temperature: Double?
+    public var topK: Int?
+    public var topP: Double?
+    public var minP: Double?
+    public var repeatPenalty: Double?
+    public var frequencyPenalty: Double?
+    public var presencePenalty: Double?
+    public var seed: Int?
+    public var mirostat: Int?
+    public var mirostatTau: Double?
+    public var mirostatEta: Double?
+}
+
+public enum ThinkingMode: String, ManifestEnum {
+    case auto, on, off
+
+    // YAML 1.1 reads bare on/off/yes/no as booleans; accept the boolean spellings too.
+    public static var aliases: [String: ThinkingMode] { ["true": .on, "yes": .on, "false": .off, "no": .off] }
+}
+
+/// A prompt template for models whose own template is missing or unsupported: the prompt is
+/// `system` (once, before the first user turn) + for each user turn `prefix` + text + `postfix`.
+public struct ChatTemplate: Codable, Sendable, Equatable {
+    public var system: String?
+    public var prefix: String?
+    public var postfix: String?
+}
+
+public struct NPUOptions: Codable, Sendable, Equatable {
+    /// CPU cores the runtime's host-side threads may use (rkllm `enabled_cpus_mask`).
+    public var cpus: [Int]?
+    /// IOMMU domain (rkllm `base_domain_id`); give large models on one board different domains.
+    public var domain: Int?
+    /// Keep the embedding table in flash instead of RAM.
+    public var embedFlash: Bool?
+    /// Requests decoded together in one forward pass (rkllm `n_batch`).
+    public var batch: Int?
+}
+
+public struct LlamaOptions: Codable, Sendable, Equatable {
+    public var threads: Int?
+    /// Sequence slots served concurrently from one context.
+    public var parallel: Int?
+    public var gpuLayers: Int?
+}
+
+/// A system prompt whose KV cache is built once and restored at request time: exactly one of `system`
+/// (the text) and `file` (a text file holding it, relative to the manifest).
+public struct PromptCache: Codable, Sendable, Equatable {
+    public var name: String
+    public var system: String?
+    public var file: String?
+}
+
+public struct LoRA: Codable, Sendable, Equatable {
+    public var name: String
+    public var source: ModelSource
+    public var scale: Double?
+}
+
+public struct Lifecycle: Codable, Sendable, Equatable {
+    /// Load the model when the worker starts rather than on the first request.
+    public var preload: Bool?
+    /// Stop the worker after this long without requests; it starts again on the next one.
+    public var idleTimeout: ManifestDuration?
+    public var restart: RestartPolicy?
+}
+
+public enum RestartPolicy: String, ManifestEnum {
+    case always
+    case onFailure = "on-failure"
+    case never
+}

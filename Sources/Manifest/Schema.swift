@@ -1,0 +1,117 @@
+// The manifest exactly as written (apiVersion rockchipllama/v1). Optional fields stay optional here; the
+// defaults a device actually runs with are applied in `ResolvedManifest`, so re-encoding a manifest gives
+// back what the person wrote. docs/manifest.md documents every key.
+
+public struct Manifest: Codable, Sendable, Equatable {
+    public var apiVersion: String
+    public var kind: ManifestKind
+    public var metadata: Metadata
+    public var selector: Selector?
+    public var device: Device?
+    public var runtimes: Runtimes?
+    public var models: [Model]
+    public var endpoints: [Endpoint]?
+    public var source: Source?
+
+    public static let currentAPIVersion = "rockchipllama/v1"
+}
+
+public enum ManifestKind: String, ManifestEnum {
+    case device = "Device"
+}
+
+public struct Metadata: Codable, Sendable, Equatable {
+    public var name: String
+    public var labels: [String: String]?
+}
+
+/// Which devices of a fleet apply this manifest; a device not selected leaves it alone.
+public struct Selector: Codable, Sendable, Equatable {
+    /// Host names, with `*` and `?` wildcards.
+    public var hostnames: [String]?
+    /// Every label listed must be on the device with the same value.
+    public var labels: [String: String]?
+}
+
+public struct Device: Codable, Sendable, Equatable {
+    public var soc: SoC?
+    public var clocks: ClockPolicy?
+}
+
+public enum SoC: String, ManifestEnum {
+    case auto, rk3588, rk3576, rk3562, generic
+
+    /// CPU cores on the SoC, or nil when only the running machine can tell.
+    public var coreCount: Int? {
+        switch self {
+        case .rk3588, .rk3576: 8
+        case .rk3562: 4
+        case .auto, .generic: nil
+        }
+    }
+}
+
+public enum ClockPolicy: String, ManifestEnum {
+    case untouched, pinned
+}
+
+public struct Runtimes: Codable, Sendable, Equatable {
+    public var rkllm: RKLLMRuntime?
+    public var llamacpp: LlamaRuntime?
+    public var axllm: AXLLMRuntime?
+}
+
+public struct RKLLMRuntime: Codable, Sendable, Equatable {
+    public var library: String?
+    public var abi: RKLLMABI?
+}
+
+public enum RKLLMABI: String, ManifestEnum {
+    case auto
+    case v1Dot2 = "1.2"
+    case v1Dot3 = "1.3"
+}
+
+public struct LlamaRuntime: Codable, Sendable, Equatable {
+    public var library: String?
+}
+
+public struct AXLLMRuntime: Codable, Sendable, Equatable {
+    public var binary: String?
+}
+
+// MARK: Endpoints and source
+
+public struct Endpoint: Codable, Sendable, Equatable {
+    public var name: String
+    public var listen: ListenAddress
+    public var apis: [APIKind]?
+    public var models: [String]?
+    public var auth: Auth?
+    public var cors: CORS?
+    public var maxBodyBytes: Int?
+}
+
+public enum APIKind: String, ManifestEnum {
+    case openai, ollama, admin, metrics
+}
+
+public struct Auth: Codable, Sendable, Equatable {
+    /// One bearer token per line; blank lines and `#` comments are ignored.
+    public var tokensFile: String
+}
+
+public struct CORS: Codable, Sendable, Equatable {
+    public var origins: [String]
+}
+
+public struct Source: Codable, Sendable, Equatable {
+    public var git: GitSource
+}
+
+public struct GitSource: Codable, Sendable, Equatable {
+    public var url: String
+    public var branch: String?
+    public var path: String
+    public var interval: ManifestDuration?
+}

@@ -1,0 +1,107 @@
+public import Foundation
+public import Manifest
+
+/// What is on the device now, as far as a plan needs to know.
+public struct ObservedState: Sendable, Equatable {
+    /// The manifest the last successful apply made real.
+    public var applied: ResolvedManifest?
+    /// Workers whose process is alive, by model name.
+    public var runningWorkers: [String: WorkerRecord]
+    /// Model files found on disk, by model name.
+    public var modelFiles: [String: String]
+    /// Built prompt caches, as `model/preset`.
+    public var promptCaches: Set<String>
+
+    public init(
+        applied: ResolvedManifest? = nil, runningWorkers: [String: WorkerRecord] = [:], modelFiles: [String: String] = [:],
+        promptCaches: Set<String> = []
+    ) {
+        self.applied = applied
+        self.runningWorkers = runningWorkers
+        self.modelFiles = modelFiles
+        self.promptCaches = promptCaches
+    }
+
+    public static let empty = ObservedState()
+}
+
+/// The record a supervisor keeps for each worker process it started.
+public struct WorkerRecord: Codable, Sendable, Equatable {
+    public var model: String
+    public var pid: Int32
+    public var socket: String
+    public var startedAt: Date
+
+    public init(model: String, pid: Int32, socket: String, startedAt: Date) {
+        self.model = model
+        self.pid = pid
+        self.socket = socket
+        self.startedAt = startedAt
+    }
+}
+
+/// Reads the observed state from the state directory and the file system.
+public struct StateObserver: Sendable {
+    public var state: StateDirectory
+    public var hub: HubCacheLayout
+
+    public init(state: StateDirectory, hub: HubCacheLayout) {
+        self.state = state
+        self.hub = hub
+    }
+
+    public func observe(desired: ResolvedManifest) throws -> ObservedState {
+        var observed = ObservedState()
+        observed.applied = try readAppliedManifest()
+        let fileManager = FileManager.default
+        for model in desired.models {
+            switch model.source {
+            case .local(let path) where fileManager.fileExists(atPath: path): observed.modelFiles[model.name] = path
+            case .huggingface(let repo, let file, let revision, _):
+                if let cached = hub.cachedFile(repo: repo, file: file, revision: revision) {
+                    observed.modelFiles[model.name] = cached.path
+                }
+            default: break
+            }
+            for preset in model.promptCaches
+            where fileManager.fileExists(atPath: state.promptCache(model: model.name, preset: preset.name).path) {
+                observed.promptCaches.insert("\(model.name)/\(preset.name)")
+            }
+        }
+        let records = (try? fileManager.contentsOfDirectory(at: state.workers, includingPropertiesForKeys: nil)) ?? []
+        for url in records where url.pathExtension == "json" {
+            guard let data = try? Data(contentsOf: url), let record = try? JSONDecoder.state.decode(WorkerRecord.self, from: data)
+            else { continue }
+            // Signal 0 checks that the process exists without touching it.
+            if kill(record.pid, 0) == 0 { observed.runningWorkers[record.model] = record }
+        }
+        return observed
+    }
+
+    public func readAppliedManifest() throws -> ResolvedManifest? {
+        guard let data = try? Data(contentsOf: state.appliedManifest) else { return nil }
+        do {
+            return try JSONDecoder.state.decode(ResolvedManifest.self, from: data)
+        } catch {
+            throw ReconcilerError(
+                .corruptState, "\(state.appliedManifest.path) cannot be read (\(error)); move it away to start over")
+        }
+    }
+}
+
+extension JSONDecoder {
+    static var state: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
+
+extension JSONEncoder {
+    static var state: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return encoder
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Manifest
+import Reconciler
+
+/// Options every command that touches device state shares.
+struct StateOptions: ParsableArguments {
+    @Option(
+        help: "State directory (default: $RUNNER_STATE_DIR, /var/lib/rockchipllama as root, else ~/.local/state/rockchipllama).")
+    var stateDir: String?
+
+    @Option(
+        name: .customLong("label"),
+        help: "A label of this device, KEY=VALUE, for fleet selectors (repeatable; also $RUNNER_LABELS).")
+    var labels: [String] = []
+
+    var stateDirectory: StateDirectory { StateDirectory.resolve(explicit: stateDir) }
+
+    func deviceLabels() throws -> [String: String] {
+        let fromEnvironment = (ProcessInfo.processInfo.environment["RUNNER_LABELS"] ?? "").split(separator: ",").map(String.init)
+        var result: [String: String] = [:]
+        for pair in fromEnvironment + labels where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("label '\(pair)' must be KEY=VALUE") }
+            result[parts[0]] = parts[1]
+        }
+        return result
+    }
+}
+
+/// Printing for people (stdout) and diagnostics (stderr), kept apart so scripts can read stdout.
+enum Console {
+    static func out(_ text: String) { print(text) }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}
+
+/// Loads and validates a manifest, printing every diagnostic; throws exit code 1 when it has errors.
+func loadManifestOrExit(_ path: String) throws -> (Manifest, ResolvedManifest) {
+    let result = ManifestLoader().load(file: path)
+    for diagnostic in result.diagnostics { Console.error(diagnostic.description) }
+    guard let manifest = result.manifest, let resolved = result.resolved else {
+        let count = result.diagnostics.filter { $0.severity == .error }.count
+        Console.error("\(path): \(count) error\(count == 1 ? "" : "s"); nothing was applied")
+        throw ExitCode.failure
+    }
+    return (manifest, resolved)
+}
+
+/// Whether the manifest's fleet selector picks this device; prints why not when it does not.
+func deviceIsSelected(_ manifest: ResolvedManifest, options: StateOptions) throws -> Bool {
+    guard let selector = manifest.selector else { return true }
+    let hostname = ProcessInfo.processInfo.hostName
+    let labels = try options.deviceLabels()
+    if selector.matches(hostname: hostname, labels: labels) { return true }
+    let shown = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    Console.out(
+        "this device (\(hostname)\(shown.isEmpty ? "" : ", labels \(shown)")) is not selected by manifest '\(manifest.name)'; nothing to do"
+    )
+    return false
+}
