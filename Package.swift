@@ -46,7 +46,7 @@ let package = Package(
             ],
             swiftSettings: strict),
 
-        .testTarget(name: "ManifestTests", dependencies: ["Manifest"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "ManifestTests", dependencies: ["Manifest"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: strict),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Manifest"], swiftSettings: strict),
         .testTarget(name: "CRKLLMTests", dependencies: ["CRKLLM"], swiftSettings: strict),

@@ -62,6 +62,6 @@ public struct ManifestPath: Sendable, Hashable, CustomStringConvertible {
             case .index(let index): text += "[\(index)]"
             }
         }
-        return text.isEmpty ? "<root>" : text
+        return text.isEmpty ? "manifest" : text
     }
 }

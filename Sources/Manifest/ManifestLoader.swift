@@ -65,12 +65,11 @@ public struct ManifestLoader: Sendable {
             return Result(diagnostics: [diagnostic(.error, 1, 1, "cannot decode the manifest: \(error)")])
         }
         var diagnostics = session.findings.map { diagnostic(.error, $0.line, $0.column, $0.message) }
-        let poisoned = session.findings.map(\.path)
-
         var resolver = ManifestResolver(
-            manifest: manifest, marks: session.marks, baseDirectory: baseDirectory, environment: environment)
+            manifest: manifest, marks: session.marks, poisonedPaths: session.findings.map(\.path), baseDirectory: baseDirectory,
+            environment: environment)
         let resolved = resolver.resolve()
-        for finding in resolver.findings where !poisoned.contains(where: { finding.path.isWithin($0) }) {
+        for finding in resolver.findings {
             diagnostics.append(diagnostic(finding.severity, finding.line, finding.column, finding.message))
         }
         diagnostics = Array(Set(diagnostics)).sortedByPosition()

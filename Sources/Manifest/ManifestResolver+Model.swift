@@ -102,26 +102,26 @@ extension ManifestResolver {
     }
 
     private mutating func resolveEngine(_ model: Model, source: ResolvedSource?, at path: ManifestPath) -> EngineKind {
-        let fileExtension = source?.fileName.map { ($0 as NSString).pathExtension.lowercased() }
+        let fileName = source?.fileName ?? ""
+        let fileExtension = (fileName as NSString).pathExtension.lowercased()
         let byExtension = EngineKind.allCases.first { $0.fileExtension != nil && $0.fileExtension == fileExtension }
         if case .upstream? = source { return .upstream }
-        guard let engine = model.engine else {
+        // An engine that failed to decode is a placeholder: judge the file as if no engine was given.
+        guard let engine = poisoned(path.appending("engine")) ? nil : model.engine else {
             guard let byExtension else {
-                if source != nil {
-                    error(
-                        path,
-                        "cannot tell the engine from '\(source?.fileName ?? "")'; add engine: rkllm | llamacpp | axllm | upstream"
-                    )
+                if !fileName.isEmpty {
+                    let message = "cannot tell the engine from '\(fileName)'; add engine: rkllm | llamacpp | axllm | upstream"
+                    error(filePath(of: model, at: path), message)
                 }
                 return .llamacpp
             }
             return byExtension
         }
-        if let expected = engine.fileExtension, let fileExtension, fileExtension != expected {
+        if let expected = engine.fileExtension, !fileName.isEmpty, fileExtension != expected {
             let hint = byExtension.map { " (engine: \($0.rawValue) loads .\(fileExtension) files)" } ?? ""
             error(
                 filePath(of: model, at: path),
-                "engine \(engine.rawValue) needs a .\(expected) file, found '\(source?.fileName ?? "")'\(hint)")
+                "engine \(engine.rawValue) needs a .\(expected) file, found '\(fileName)'\(hint)")
         }
         return engine
     }
@@ -129,8 +129,8 @@ extension ManifestResolver {
     private mutating func resolveName(_ model: Model, source: ResolvedSource?, at path: ManifestPath) -> String {
         if let name = model.name {
             checkNameSyntax(name, at: path.appending("name"), what: "model name")
-        } else if source != nil, ModelNaming.friendlyName(forFile: source?.fileName ?? "") == nil {
-            error(path, "cannot derive a name from '\(source?.fileName ?? "")'; add name:")
+        } else if let fileName = source?.fileName, !fileName.isEmpty, ModelNaming.friendlyName(forFile: fileName) == nil {
+            error(filePath(of: model, at: path), "cannot derive a name from '\(fileName)'; add name:")
         }
         for (index, alias) in (model.aliases ?? []).enumerated() {
             checkNameSyntax(alias, at: path.appending("aliases").appending(index), what: "alias")

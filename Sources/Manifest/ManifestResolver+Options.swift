@@ -2,7 +2,10 @@ extension ManifestResolver {
     mutating func checkSampling(_ sampling: Sampling?, at path: ManifestPath) {
         guard let sampling else { return }
         func require(_ value: Double?, _ key: String, _ valid: (Double) -> Bool, _ rule: String) {
-            if let value, !valid(value) { error(path.appending(key), "\(key) \(rule), found \(value)") }
+            if let value, !valid(value) {
+                let shown = value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+                error(path.appending(key), "\(key) \(rule), found \(shown)")
+            }
         }
         require(sampling.temperature, "temperature", { $0 >= 0 }, "must be 0 or more")
         require(sampling.topP, "topP", { $0 > 0 && $0 <= 1 }, "must be above 0 and at most 1")

@@ -15,13 +15,16 @@ struct ManifestResolver {
     let marks: [ManifestPath: (line: Int, column: Int)]
     let baseDirectory: String
     let environment: ManifestLoader.Environment
+    /// Paths whose values failed to decode and hold placeholders.
+    let poisonedPaths: [ManifestPath]
     private(set) var findings: [Finding] = []
 
     init(
-        manifest: Manifest, marks: [ManifestPath: (line: Int, column: Int)], baseDirectory: String,
+        manifest: Manifest, marks: [ManifestPath: (line: Int, column: Int)], poisonedPaths: [ManifestPath], baseDirectory: String,
         environment: ManifestLoader.Environment
     ) {
         self.manifest = manifest
+        self.poisonedPaths = poisonedPaths
         self.marks = marks
         self.baseDirectory = baseDirectory
         self.environment = environment
@@ -47,7 +50,11 @@ struct ManifestResolver {
     mutating func error(_ path: ManifestPath, _ message: String) { report(.error, path, message) }
     mutating func warning(_ path: ManifestPath, _ message: String) { report(.warning, path, message) }
 
+    func poisoned(_ path: ManifestPath) -> Bool { poisonedPaths.contains { path.isWithin($0) } }
+
+    /// Findings about a placeholder would only repeat its decoding error, so they are dropped.
     private mutating func report(_ severity: Diagnostic.Severity, _ path: ManifestPath, _ message: String) {
+        guard !poisoned(path) else { return }
         let (line, column) = position(of: path)
         findings.append(Finding(severity: severity, path: path, line: line, column: column, message: message))
     }

@@ -40,6 +40,22 @@ public protocol ManifestEnum: ManifestScalar, CaseIterable, RawRepresentable whe
 }
 
 extension ManifestEnum {
+    // Restated here because an enum with raw values would otherwise get two equally good defaults (this
+    // protocol's and RawRepresentable's) and the compiler would fall back to keyed enum synthesis.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        switch Self.parse(text) {
+        case .success(let value): self = value
+        case .failure(let error): throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
     public static var aliases: [String: Self] { [:] }
     public var text: String { rawValue }
     public static var placeholder: Self { allCases.first! }

@@ -3,7 +3,7 @@
 public struct ResolvedManifest: Codable, Sendable, Equatable {
     public var name: String
     public var labels: [String: String]
-    public var selector: Selector?
+    public var selector: DeviceSelector?
     public var soc: SoC
     public var clocks: ClockPolicy
     public var runtimes: ResolvedRuntimes

@@ -6,7 +6,7 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var apiVersion: String
     public var kind: ManifestKind
     public var metadata: Metadata
-    public var selector: Selector?
+    public var selector: DeviceSelector?
     public var device: Device?
     public var runtimes: Runtimes?
     public var models: [Model]
@@ -26,11 +26,16 @@ public struct Metadata: Codable, Sendable, Equatable {
 }
 
 /// Which devices of a fleet apply this manifest; a device not selected leaves it alone.
-public struct Selector: Codable, Sendable, Equatable {
+public struct DeviceSelector: Codable, Sendable, Equatable {
     /// Host names, with `*` and `?` wildcards.
     public var hostnames: [String]?
     /// Every label listed must be on the device with the same value.
     public var labels: [String: String]?
+
+    public init(hostnames: [String]? = nil, labels: [String: String]? = nil) {
+        self.hostnames = hostnames
+        self.labels = labels
+    }
 }
 
 public struct Device: Codable, Sendable, Equatable {

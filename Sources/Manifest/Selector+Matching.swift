@@ -4,7 +4,7 @@
     internal import Darwin
 #endif
 
-extension Selector {
+extension DeviceSelector {
     /// Whether a device with this host name and these labels applies the manifest. Host names are shell
     /// patterns (`opi5-*`); every selector label must be present with the same value.
     public func matches(hostname: String, labels deviceLabels: [String: String]) -> Bool {

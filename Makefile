@@ -1,0 +1,54 @@
+# RockchipLlama: setup, build, run and test from one command. See docs/deployment.md.
+#
+#   make run      fresh machine to a serving runner: setup, release build, `runner apply deploy/manifests/dev.yaml`
+#   make test     setup, then `swift test` (what .ci/run calls)
+#
+# Every recipe that needs the setup's paths runs through scripts/env.sh, the one place that defines
+# PKG_CONFIG_PATH, RUNNER_LLAMA_LIBRARY and RUNNER_TEST_MODEL.
+
+SWIFT    ?= swift
+MANIFEST ?= deploy/manifests/dev.yaml
+# Extra arguments for `swift build`, e.g. SWIFT_BUILD_FLAGS=--static-swift-stdlib for a binary that runs
+# without a Swift toolchain on the target; for `swift test`, e.g. TEST_ARGS='--filter ManifestTests'.
+SWIFT_BUILD_FLAGS ?=
+TEST_ARGS ?=
+
+SETUP    := bash scripts/setup.sh
+WITH_ENV := bash scripts/env.sh
+RUNNER   := .build/release/runner
+FORMAT_PATHS := Sources Tests Package.swift
+
+.DEFAULT_GOAL := build
+.PHONY: setup build run test bench bench-script format lint clean distclean
+
+setup:
+	$(SETUP) deps
+
+build: setup
+	$(WITH_ENV) $(SWIFT) build -c release --product runner $(SWIFT_BUILD_FLAGS)
+
+run: build
+	$(WITH_ENV) $(RUNNER) apply $(MANIFEST)
+
+test: setup
+	$(WITH_ENV) $(SWIFT) test $(TEST_ARGS)
+
+# bench-script comes first so a missing script fails before a long build.
+bench: bench-script build
+	$(WITH_ENV) bash bench/run.sh
+
+bench-script:
+	@test -f bench/run.sh || { echo "make: bench: bench/run.sh does not exist (no benchmark script has been written yet)" >&2; exit 1; }
+
+format:
+	$(SWIFT) format --in-place --recursive $(FORMAT_PATHS)
+
+lint:
+	$(SWIFT) format lint --strict --recursive $(FORMAT_PATHS)
+
+# Build products only; .deps/ (llama.cpp build, model) survives. distclean removes it too.
+clean:
+	rm -rf .build
+
+distclean: clean
+	rm -rf .deps
