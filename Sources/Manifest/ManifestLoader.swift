@@ -26,6 +26,9 @@ public struct ManifestLoader: Sendable {
     public init(environment: Environment = .live) { self.environment = environment }
 
     public func load(file path: String) -> Result {
+        guard FileManager.default.fileExists(atPath: path) else {
+            return Result(diagnostics: [Diagnostic(.error, file: path, line: 1, column: 1, message: "no such file")])
+        }
         do {
             let text = try String(contentsOfFile: path, encoding: .utf8)
             let base = ((path as NSString).deletingLastPathComponent as NSString).standardizingPath

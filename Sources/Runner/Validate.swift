@@ -10,10 +10,6 @@ extension RunnerCommand {
         @Argument(help: "Manifest files to check.")
         var files: [String]
 
-        func validate() throws {
-            if files.isEmpty { throw ValidationError("give at least one manifest file") }
-        }
-
         func run() throws {
             var failed = false
             let loader = ManifestLoader()

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+struct ValidateCommandTests {
+    @Test func helpWorksWithNothingButPathAndHome() throws {
+        let output = try RunnerProcess.run(["--help"])
+        #expect(output.status == 0)
+        for command in ["validate", "plan", "apply", "serve", "status", "worker"] {
+            #expect(output.stdout.contains("  \(command) "), "help lists \(command)")
+        }
+    }
+
+    @Test func validManifestsPassWithASummary() throws {
+        let output = try RunnerProcess.run(["validate", "Tests/ManifestTests/Fixtures/good/full.yaml"])
+        // full.yaml names files that do not exist on this machine: warnings, not errors.
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.stdout.hasPrefix("Tests/ManifestTests/Fixtures/good/full.yaml: valid (4 models, 2 endpoints, "))
+        #expect(output.stderr.contains("warning: model file '/models/gemma-3-1b-it_w8a8.rkllm' does not exist yet"))
+        #expect(!output.stderr.contains("error:"))
+    }
+
+    @Test func everyErrorOfEveryFileIsPrintedAndTheExitCodeIsOne() throws {
+        let bad = "Tests/ManifestTests/Fixtures/bad/44-many-problems.yaml"
+        let output = try RunnerProcess.run(["validate", "deploy/manifests/fleet-opi5.yaml", bad])
+        #expect(output.status == 1)
+        let expected = try String(
+            contentsOfFile: RunnerProcess.repository.appendingPathComponent(
+                bad.replacingOccurrences(of: ".yaml", with: ".expected")
+            ).path, encoding: .utf8)
+        // The CLI names files as given; the corpus names them by file name.
+        let shown = expected.replacingOccurrences(of: "44-many-problems.yaml:", with: "\(bad):")
+        // This machine has no /models/qwen3.gguf, which adds one warning to the corpus' errors.
+        let errors = output.stderr.split(separator: "\n").filter { $0.contains(": error: ") }.map { $0 + "\n" }.joined()
+        #expect(errors == shown)
+        #expect(output.stdout == "deploy/manifests/fleet-opi5.yaml: valid (1 model, 1 endpoint)\n\(bad): 8 errors, 1 warning\n")
+    }
+
+    @Test func aMissingFileIsAnError() throws {
+        let output = try RunnerProcess.run(["validate", "nope.yaml"])
+        #expect(output.status == 1)
+        #expect(output.stderr == "nope.yaml:1:1: error: no such file\n")
+    }
+
+    @Test func noFileIsAUsageError() throws {
+        let output = try RunnerProcess.run(["validate"])
+        #expect(output.status == 64)
+        #expect(output.stderr.contains("Missing expected argument '<files> ...'"))
+    }
+
+    @Test func applyRefusesAnInvalidManifestAndChangesNothing() throws {
+        let state = try RunnerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: state) }
+        let output = try RunnerProcess.run([
+            "apply", "Tests/ManifestTests/Fixtures/bad/17-duplicate-model-name.yaml", "--state-dir", state.path,
+        ])
+        #expect(output.status == 1)
+        #expect(output.stderr.contains("17-duplicate-model-name.yaml:7:11: error: duplicate model name 'Chat'"))
+        #expect(output.stderr.hasSuffix("1 error; nothing was applied\n"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: state.path).isEmpty)
+    }
+}
