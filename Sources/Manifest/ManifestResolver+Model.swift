@@ -25,7 +25,7 @@ extension ManifestResolver {
         return ResolvedModel(
             name: name, aliases: model.aliases ?? [], engine: engine,
             source: source ?? .local(path: ""), context: context, maxTokens: model.maxTokens,
-            sampling: model.sampling ?? Sampling(), thinking: model.thinking ?? .auto, chatTemplate: model.chatTemplate,
+            sampling: model.sampling ?? SamplingDefaults(), thinking: model.thinking ?? .auto, chatTemplate: model.chatTemplate,
             npu: engine == .rkllm
                 ? ResolvedNPU(
                     cpus: model.npu?.cpus, domain: model.npu?.domain ?? 0, embedFlash: model.npu?.embedFlash ?? true,
@@ -136,13 +136,26 @@ extension ManifestResolver {
             checkNameSyntax(alias, at: path.appending("aliases").appending(index), what: "alias")
         }
         if let name = model.name { return name }
-        if case .upstream(_, let upstreamModel)? = source, !upstreamModel.isEmpty { return ModelNaming.lookupKey(upstreamModel) }
-        return ModelNaming.friendlyName(forFile: source?.fileName ?? "") ?? ""
+        let derived: String
+        if case .upstream(_, let upstreamModel)? = source {
+            derived = ModelNaming.lookupKey(upstreamModel)
+            if derived.isEmpty { error(path, "an upstream model needs name: (or upstream.model)") }
+        } else {
+            derived = ModelNaming.friendlyName(forFile: source?.fileName ?? "") ?? ""
+        }
+        // Names become file names in the state directory, so a derived one obeys the same rules as a written one.
+        if !derived.isEmpty, !ManifestResolver.isValidName(derived) {
+            error(filePath(of: model, at: path), "derived name '\(derived)' is not a valid model name; add name:")
+        }
+        return derived
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*$"#, options: .regularExpression) != nil
     }
 
     mutating func checkNameSyntax(_ name: String, at path: ManifestPath, what: String) {
-        let allowed = name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*$"#, options: .regularExpression) != nil
-        if !allowed {
+        if !Self.isValidName(name) {
             error(path, "\(what) '\(name)' must start with a letter or digit and contain only letters, digits, '.', '_' and '-'")
         }
     }

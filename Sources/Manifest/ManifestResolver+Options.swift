@@ -1,5 +1,5 @@
 extension ManifestResolver {
-    mutating func checkSampling(_ sampling: Sampling?, at path: ManifestPath) {
+    mutating func checkSampling(_ sampling: SamplingDefaults?, at path: ManifestPath) {
         guard let sampling else { return }
         func require(_ value: Double?, _ key: String, _ valid: (Double) -> Bool, _ rule: String) {
             if let value, !valid(value) {
@@ -31,7 +31,8 @@ extension ManifestResolver {
                 for (index, cpu) in cpus.enumerated() {
                     let cpuPath = npuPath.appending("cpus").appending(index)
                     if !(0..<cores).contains(cpu) {
-                        error(cpuPath, "CPU \(cpu) does not exist on \(soc.rawValue) (cores 0-\(cores - 1))")
+                        let board = soc == .auto ? "any supported SoC" : soc.rawValue
+                        error(cpuPath, "CPU \(cpu) does not exist on \(board) (cores 0-\(cores - 1))")
                     } else if !seen.insert(cpu).inserted {
                         error(cpuPath, "CPU \(cpu) is listed twice")
                     }
@@ -92,6 +93,9 @@ extension ManifestResolver {
         adapters.enumerated().compactMap { index, adapter in
             let adapterPath = path.appending(index)
             checkNameSyntax(adapter.name, at: adapterPath.appending("name"), what: "LoRA name")
+            if adapters[..<index].contains(where: { $0.name.lowercased() == adapter.name.lowercased() }) {
+                error(adapterPath.appending("name"), "LoRA '\(adapter.name)' is declared twice")
+            }
             guard let source = resolveModelSource(adapter.source, at: adapterPath.appending("source"), kind: "LoRA") else {
                 return nil
             }

@@ -32,7 +32,8 @@ extension ManifestResolver {
                         error(path, "alias '\(alias)' shadows the name of model '\(models[owner].name)'")
                     }
                 } else if let owner = aliases[key] {
-                    error(path, "alias '\(alias)' is already used by model '\(models[owner].name)'")
+                    let user = owner == index ? "is listed twice" : "is already used by model '\(models[owner].name)'"
+                    error(path, "alias '\(alias)' \(user)")
                 } else {
                     aliases[key] = index
                 }
@@ -51,6 +52,7 @@ extension ManifestResolver {
         var resolved: [ResolvedEndpoint] = []
         for (index, endpoint) in endpoints.enumerated() {
             let path = endpointsPath.appending(index)
+            checkNameSyntax(endpoint.name, at: path.appending("name"), what: "endpoint name")
             if let earlier = endpoints[..<index].firstIndex(where: { $0.name.lowercased() == endpoint.name.lowercased() }) {
                 error(
                     path.appending("name"),

@@ -98,8 +98,20 @@ struct ManifestResolver {
 
     /// rkllm models without an explicit NPU domain get the lowest free one, in declaration order: two large
     /// models in one IOMMU domain fail to load together (rkllm-runtime notes §1.7).
-    private func assignNPUDomains(_ models: inout [ResolvedModel]) {
-        let explicit = Set(manifest.models.compactMap { $0.npu?.domain })
+    private mutating func assignNPUDomains(_ models: inout [ResolvedModel]) {
+        var owners: [Int: String] = [:]
+        for (index, model) in manifest.models.enumerated() where models[index].npu != nil {
+            guard let domain = model.npu?.domain else { continue }
+            if let owner = owners[domain] {
+                let path = ManifestPath.root.appending("models").appending(index).appending("npu").appending("domain")
+                warning(
+                    path,
+                    "NPU domain \(domain) is also given to model '\(owner)'; large models in one domain can fail to load together"
+                )
+            }
+            owners[domain] = owners[domain] ?? models[index].name
+        }
+        let explicit = Set(owners.keys)
         var next = 0
         for index in models.indices where models[index].npu != nil && manifest.models[index].npu?.domain == nil {
             while explicit.contains(next) { next += 1 }

@@ -32,9 +32,9 @@ public struct ResolvedModel: Codable, Sendable, Equatable {
     public var source: ResolvedSource
     public var context: Int
     public var maxTokens: Int?
-    public var sampling: Sampling
+    public var sampling: SamplingDefaults
     public var thinking: ThinkingMode
-    public var chatTemplate: ChatTemplate?
+    public var chatTemplate: CustomChatTemplate?
     /// Set for rkllm models only.
     public var npu: ResolvedNPU?
     /// Set for llamacpp models only.

@@ -6,9 +6,9 @@ public struct Model: Codable, Sendable, Equatable {
     public var upstream: Upstream?
     public var context: Int?
     public var maxTokens: Int?
-    public var sampling: Sampling?
+    public var sampling: SamplingDefaults?
     public var thinking: ThinkingMode?
-    public var chatTemplate: ChatTemplate?
+    public var chatTemplate: CustomChatTemplate?
     public var npu: NPUOptions?
     public var llamacpp: LlamaOptions?
     public var promptCaches: [PromptCache]?
@@ -50,7 +50,7 @@ public struct Upstream: Codable, Sendable, Equatable {
     public var model: String?
 }
 
-public struct Sampling: Codable, Sendable, Equatable {
+public struct SamplingDefaults: Codable, Sendable, Equatable {
     public var temperature: Double?
     public var topK: Int?
     public var topP: Double?
@@ -73,7 +73,7 @@ public enum ThinkingMode: String, ManifestEnum {
 
 /// A prompt template for models whose own template is missing or unsupported: the prompt is
 /// `system` (once, before the first user turn) + for each user turn `prefix` + text + `postfix`.
-public struct ChatTemplate: Codable, Sendable, Equatable {
+public struct CustomChatTemplate: Codable, Sendable, Equatable {
     public var system: String?
     public var prefix: String?
     public var postfix: String?
