@@ -1,29 +1,71 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Manifest
 import Reconciler
+import ServiceLifecycle
+import UnixSignals
 
 extension RunnerCommand {
-    struct Apply: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make this device match the manifest, then keep it reconciled.")
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make this device match the manifest, then keep it that way until stopped (SIGTERM/SIGINT).")
 
         @Argument(help: "The manifest.")
         var file: String
 
         @OptionGroup var state: StateOptions
 
-        func run() throws {
+        @Option(help: "Seconds a worker may take to load its model and prompt caches.")
+        var readinessTimeout: Int = 300
+
+        func run() async throws {
             let (_, resolved) = try loadManifestOrExit(file)
             guard try deviceIsSelected(resolved, options: state) else { return }
             let directory = state.stateDirectory
-            let observed = try StateObserver(state: directory, hub: HubCacheLayout(hub: directory.hubCache())).observe(
-                desired: resolved)
+            let lock: StateLock
+            let observed: ObservedState
+            do {
+                lock = try StateLock(state: directory)
+                observed = try StateObserver(state: directory, hub: HubCacheLayout(hub: directory.hubCache())).observe(
+                    desired: resolved)
+            } catch {
+                Console.error("error: \(error)")
+                throw ExitCode.failure
+            }
             let plan = Planner.plan(desired: resolved, observed: observed)
             Console.out(PlanText.render(plan, stateDirectory: directory.root.path))
-            Console.error(
-                "error: executing a plan is not implemented yet (workers: issue #3, downloads and clocks: issue #6); nothing was changed"
+            let refusals = ApplyExecutor.unsupported(resolved, plan: plan)
+            guard refusals.isEmpty else {
+                for reason in refusals { Console.error("error: \(reason)") }
+                Console.error("nothing was changed")
+                throw ExitCode.failure
+            }
+
+            let logger = Logger(label: "runner")
+            let supervisor = WorkerSupervisor(state: directory, logger: logger, readinessTimeout: .seconds(readinessTimeout))
+            let manifestPath = URL(fileURLWithPath: file).standardizedFileURL.path
+            let executor = ApplyExecutor(state: directory, supervisor: supervisor, logger: logger) { model in
+                WorkerSupervisor.Launch(
+                    model: model.name, executable: RunnerExecutable.path,
+                    arguments: ["worker", "--model", model.name, "--manifest", manifestPath, "--state-dir", directory.root.path],
+                    restart: model.lifecycle.restart)
+            }
+            do {
+                try await executor.apply(resolved, observed: observed)
+            } catch {
+                Console.error("error: \(error)")
+                throw ExitCode.failure
+            }
+            Console.out(
+                "applied '\(resolved.name)': \(resolved.models.count) worker\(resolved.models.count == 1 ? "" : "s") running; supervising until stopped"
             )
-            throw ExitCode.failure
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [SupervisorService(supervisor: supervisor)], gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger))
+            try await group.run()
+            withExtendedLifetime(lock) {}
         }
     }
 
@@ -38,22 +80,9 @@ extension RunnerCommand {
             throw ExitCode.failure
         }
     }
+}
 
-    struct Worker: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Host one model's engine behind the internal API (started by apply).")
-
-        @Option(help: "The model to host.")
-        var model: String
-
-        @Option(help: "The manifest that declares it.")
-        var manifest: String
-
-        @OptionGroup var state: StateOptions
-
-        func run() throws {
-            Console.error("error: worker is not implemented yet (issue #3)")
-            throw ExitCode.failure
-        }
-    }
+/// This executable's own path, so the supervisor can start workers from the same build.
+enum RunnerExecutable {
+    static var path: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
 }

@@ -30,7 +30,10 @@ struct StateOptions: ParsableArguments {
 
 /// Printing for people (stdout) and diagnostics (stderr), kept apart so scripts can read stdout.
 enum Console {
-    static func out(_ text: String) { print(text) }
+    /// Unbuffered, so a long-running command's progress reaches a pipe or log file at once.
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
 
     static func error(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))

@@ -38,6 +38,37 @@ struct RunnerProcess {
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// A runner left running in the background; its output goes to files read once it has stopped.
+    struct Background {
+        let process: Process
+        let stdoutURL: URL
+        let stderrURL: URL
+
+        func output() -> Output {
+            Output(
+                status: process.isRunning ? -1 : process.terminationStatus,
+                stdout: (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")
+        }
+    }
+
+    static func start(_ arguments: [String], environment: [String: String]) throws -> Background {
+        let directory = try temporaryDirectory()
+        let stdoutURL = directory.appendingPathComponent("stdout")
+        let stderrURL = directory.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = repository
+        process.environment = environment
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        try process.run()
+        return Background(process: process, stdoutURL: stdoutURL, stderrURL: stderrURL)
+    }
+
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("runner-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

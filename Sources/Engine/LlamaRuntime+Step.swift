@@ -1,0 +1,134 @@
+import CLlama
+import Logging
+
+/// Continuous batching: every step decodes, in ONE llama_decode, the last sampled token of every
+/// generating slot plus a chunk of prompt of the prefilling ones, then samples each slot that got logits.
+extension LlamaRuntime {
+    func step() {
+        admitWaiting()
+        batch.n_tokens = 0
+        var generating = 0
+        for slot in slots {
+            guard let request = slot.request else { continue }
+            request.tokensInBatch = 0
+            request.outputIndex = -1
+            guard request.phase == .generating else { continue }
+            request.outputIndex = batch.n_tokens
+            add(token: request.nextToken, position: slot.history.count, sequence: slot.id, output: true)
+            request.tokensInBatch = 1
+            generating += 1
+        }
+        // Prompt chunks: small while streams are running (they wait for this step), as large as a batch
+        // otherwise. Oldest request first, so a prompt finishes prefilling before the next one starts.
+        var budget = model.batchCapacity - Int(batch.n_tokens)
+        if generating > 0 { budget = min(budget, configuration.prefillChunk) }
+        for slot in prefillOrder() where budget > 0 {
+            let request = slot.request!
+            let prompt = request.pending.tokens
+            let take = min(prompt.count - request.cursor, budget)
+            for offset in 0..<take {
+                let index = request.cursor + offset
+                let last = index == prompt.count - 1
+                if last { request.outputIndex = batch.n_tokens }
+                add(token: prompt[index], position: slot.history.count + offset, sequence: slot.id, output: last)
+            }
+            request.tokensInBatch = take
+            budget -= take
+        }
+        guard batch.n_tokens > 0 else { return }
+
+        let result = library.decode(model.context, batch)
+        guard result == 0 else {
+            failBatch(result)
+            return
+        }
+        for slot in slots {
+            guard let request = slot.request, request.tokensInBatch > 0 else { continue }
+            if request.phase == .generating {
+                slot.history.append(request.nextToken)
+            } else {
+                slot.history.append(contentsOf: request.pending.tokens[request.cursor..<(request.cursor + request.tokensInBatch)])
+                request.cursor += request.tokensInBatch
+            }
+            if request.outputIndex >= 0 {
+                accept(library.samplerSample(request.sampler, model.context, request.outputIndex), in: slot)
+            }
+        }
+    }
+
+    private func prefillOrder() -> [LlamaSlot] {
+        slots.filter { $0.request?.phase == .prefilling }.sorted { $0.request!.pending.id < $1.request!.pending.id }
+    }
+
+    func add(token: Int32, position: Int, sequence: Int32, output: Bool) {
+        let i = Int(batch.n_tokens)
+        batch.token[i] = token
+        batch.pos[i] = Int32(position)
+        batch.n_seq_id[i] = 1
+        batch.seq_id[i]![0] = sequence
+        batch.logits[i] = output ? 1 : 0
+        batch.n_tokens += 1
+    }
+
+    /// Handles one sampled token: end of generation, text out, stop strings, limits.
+    private func accept(_ token: Int32, in slot: LlamaSlot) {
+        let request = slot.request!
+        let now = ContinuousClock.now
+        if request.phase == .prefilling {
+            request.phase = .generating
+            request.firstToken = now
+        }
+        request.lastToken = now
+        request.sampled += 1
+        if model.isEndOfGeneration(token) {
+            finish(slot, .stop)
+            return
+        }
+        request.completionTokens += 1
+        let (text, stopped) = request.text.append(model.piece(token))
+        if !text.isEmpty {
+            request.router.route(text, into: &events)
+            flushEvents(request)
+        }
+        if stopped {
+            finish(slot, .stop)
+        } else if let limit = request.pending.maxTokens, request.completionTokens >= limit {
+            finish(slot, .length)
+        } else if slot.history.count >= model.contextPerSlot {
+            finish(slot, .length)  // no KV cell left for the token just sampled
+        } else {
+            request.nextToken = token
+        }
+    }
+
+    private func flushEvents(_ request: ActiveRequest) {
+        for event in events { request.pending.continuation.yield(event) }
+        events.removeAll(keepingCapacity: true)
+    }
+
+    /// Ends the slot's request with `done` and frees the slot. Its KV cache stays (for prefix reuse).
+    func finish(_ slot: LlamaSlot, _ reason: Completion.Reason, error: EngineError? = nil) {
+        guard let request = slot.request else { return }
+        if reason == .stop || reason == .length {
+            let rest = request.text.flush()
+            request.router.route(rest, into: &events)
+            request.router.finish(into: &events)
+            flushEvents(request)
+        }
+        request.pending.continuation.yield(.done(request.completion(reason, error: error)))
+        request.pending.continuation.finish()
+        library.samplerFree(request.sampler)
+        slot.request = nil
+    }
+
+    /// A failed decode leaves the sequences in an unknown state: end those requests and forget their cache.
+    private func failBatch(_ code: Int32) {
+        let error = EngineError(.decodeFailed, "llama_decode failed with status \(code)")
+        logger.error("decode failed", metadata: ["status": "\(code)", "tokens": "\(batch.n_tokens)"])
+        for slot in slots where (slot.request?.tokensInBatch ?? 0) > 0 {
+            finish(slot, .error, error: error)
+            model.removeSequence(slot.id)
+            slot.history.removeAll()
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import CLlama
+import Logging
+
+/// The llama.cpp side of `LlamaEngine`: model, context, slots, queue, presets. Created on, used on and
+/// freed on the engine thread only (`EngineThread`), so it needs no locks.
+final class LlamaRuntime: SteppedRuntime {
+    let configuration: LlamaEngine.Configuration
+    let logger: Logger
+    let model: LlamaModel
+    /// Library, model and context, warm-up included.
+    private(set) var loadMs: Double = 0
+    var slots: [LlamaSlot]
+    var queue: [PendingRequest] = []
+    var presets: [String: PromptCachePreset] = [:]
+    /// Preset builds waiting for an idle slot.
+    var waitingBuilds: [(LlamaSlot) -> Void] = []
+    var batch: llama_batch
+    var useCounter: UInt64 = 0
+    var embedder: LlamaEmbedder?
+    /// Scratch list of events for one token, reused to avoid an allocation per token.
+    var events: [GenerationEvent] = []
+
+    var library: LlamaLibrary { model.library }
+
+    init(configuration: LlamaEngine.Configuration) throws(EngineError) {
+        guard configuration.parallel >= 1, configuration.context >= 16, configuration.batchSize >= 1 else {
+            throw EngineError(.invalidRequest, "parallel, context and batchSize must be positive")
+        }
+        let start = ContinuousClock.now
+        self.configuration = configuration
+        logger = configuration.logger
+        let library = try LlamaLibrary.load(path: configuration.libraryPath)
+        LlamaLog.install(library: library, logger: configuration.logger)
+        model = try LlamaModel(configuration: configuration, library: library, logger: configuration.logger)
+        slots = (0..<configuration.parallel).map { LlamaSlot(id: Int32($0)) }
+        batch = library.batchInit(Int32(model.batchCapacity), 0, 1)
+        warmUp()
+        loadMs = (ContinuousClock.now - start).milliseconds
+        logger.info(
+            "model loaded",
+            metadata: [
+                "model": "\(configuration.modelPath)", "llama": "\(library.version)", "loadMs": "\(Int(loadMs))",
+                "slots": "\(configuration.parallel)", "contextPerSlot": "\(model.contextPerSlot)",
+                "template": "\(model.template.source.name)",
+            ])
+    }
+
+    /// One throwaway decode, so that the first request does not pay for llama.cpp's lazy setup.
+    private func warmUp() {
+        batch.n_tokens = 0
+        add(token: 0, position: 0, sequence: 0, output: true)
+        _ = library.decode(model.context, batch)
+        library.memoryClear(model.memory, true)
+    }
+
+    var hasWork: Bool {
+        !queue.isEmpty || !waitingBuilds.isEmpty || slots.contains { $0.request != nil }
+    }
+
+    func shutdown() {
+        for request in queue {
+            request.continuation.yield(.done(Completion(reason: .cancelled)))
+            request.continuation.finish()
+        }
+        queue.removeAll()
+        for slot in slots where slot.request != nil { finish(slot, .cancelled) }
+        embedder = nil
+        library.batchFree(batch)
+    }
+
+    /// Validates and queues a request. Everything that can be refused is refused here, before any decoding.
+    func submit(
+        _ request: GenerationRequest, id: UInt64, submitted: ContinuousClock.Instant,
+        continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
+    ) throws(EngineError) {
+        if let maxTokens = request.maxTokens, maxTokens < 1 {
+            throw EngineError(.invalidRequest, "maxTokens must be at least 1 (nil means no limit)")
+        }
+        let text = try promptText(for: request)
+        let tokens = model.tokenize(text)
+        guard !tokens.isEmpty else { throw EngineError(.invalidRequest, "the prompt is empty") }
+        guard tokens.count < model.contextPerSlot else {
+            throw EngineError(
+                .promptTooLong,
+                "the prompt is \(tokens.count) tokens but a request may use at most \(model.contextPerSlot) "
+                    + "(prompt and answer together); shorten it or raise the model's context")
+        }
+        let thinkingModel = model.template.supportsThinking
+        queue.append(
+            PendingRequest(
+                id: id, tokens: tokens,
+                sampling: request.sampling.merged(over: configuration.sampling)
+                    .merged(over: LlamaEngine.Configuration.builtinSampling),
+                stop: request.stop, maxTokens: request.maxTokens,
+                routeThinking: thinkingModel ? request.thinking != false : request.thinking == true,
+                routeTools: !request.tools.isEmpty, continuation: continuation, submitted: submitted))
+    }
+
+    private func promptText(for request: GenerationRequest) throws(EngineError) -> String {
+        switch request.input {
+        case .prompt(let text):
+            if let name = request.promptCache, presets[name] == nil {
+                throw EngineError(.unknownPromptCache, "no prompt cache named \(name)")
+            }
+            return text
+        case .messages(var messages):
+            if messages.contains(where: { !$0.images.isEmpty }) {
+                throw EngineError(.unsupported, "this model does not take images")
+            }
+            if let name = request.promptCache {
+                guard let preset = presets[name] else {
+                    throw EngineError(.unknownPromptCache, "no prompt cache named \(name)")
+                }
+                // Naming a preset means "start from its system prompt" unless the request brings its own.
+                if !messages.contains(where: { $0.role == .system }) {
+                    messages.insert(.system(preset.system), at: 0)
+                }
+            }
+            let turns = ChatFormatter.turns(for: messages, tools: request.tools)
+            guard var text = model.template.render(turns, addAssistant: true) else {
+                throw EngineError(.templateFailed, "llama.cpp could not apply the chat template")
+            }
+            if model.template.supportsThinking && request.thinking == false {
+                // What thinking templates (Qwen3) render for enable_thinking=false: an empty, closed block.
+                text += "<think>\n\n</think>\n\n"
+            }
+            return text
+        }
+    }
+
+    /// Ends request `id` wherever it is (queued or running); its slot is free for the next step.
+    func cancel(_ id: UInt64) {
+        if let index = queue.firstIndex(where: { $0.id == id }) {
+            let request = queue.remove(at: index)
+            request.continuation.yield(
+                .done(Completion(reason: .cancelled, usage: Usage(promptTokens: request.tokens.count))))
+            request.continuation.finish()
+            return
+        }
+        if let slot = slots.first(where: { $0.request?.pending.id == id }) {
+            finish(slot, .cancelled)
+        }
+    }
+
+    func tokenize(_ text: String) -> [Int] {
+        model.tokenize(text, addSpecial: false).map(Int.init)
+    }
+
+    func status() -> EngineStatus {
+        EngineStatus(
+            engine: "llamacpp", model: configuration.modelName, runtimeVersion: library.version, loadMs: loadMs,
+            contextPerSlot: model.contextPerSlot,
+            slots: slots.map { slot in
+                EngineStatus.Slot(
+                    id: Int(slot.id),
+                    state: slot.request.map { $0.phase == .prefilling ? .prefilling : .generating } ?? .idle,
+                    cachedTokens: slot.history.count)
+            },
+            queued: queue.count, promptCaches: presets.keys.sorted())
+    }
+}
+
+extension PromptTemplate.Source {
+    var name: String {
+        switch self {
+        case .gguf: "gguf"
+        case .fallback: "configured"
+        case .chatML: "chatml"
+        }
+    }
+}

@@ -1,0 +1,168 @@
+internal import Foundation
+public import Logging
+public import Manifest
+public import Worker
+
+/// Starts one worker process per model, waits until it answers, restarts it with backoff when it dies, and
+/// stops it (SIGTERM, then SIGKILL after a grace period) when told to.
+public actor WorkerSupervisor {
+    /// How to start one worker.
+    public struct Launch: Sendable {
+        public var model: String
+        public var executable: String
+        public var arguments: [String]
+        public var restart: RestartPolicy
+
+        public init(model: String, executable: String, arguments: [String], restart: RestartPolicy) {
+            self.model = model
+            self.executable = executable
+            self.arguments = arguments
+            self.restart = restart
+        }
+    }
+
+    private struct Supervised {
+        var launch: Launch
+        var process: Process
+        var stopping = false
+        var restarts = 0
+        var healthySince: ContinuousClock.Instant?
+    }
+
+    public let state: StateDirectory
+    let logger: Logger
+    let readinessTimeout: Duration
+    private var workers: [String: Supervised] = [:]
+
+    public init(state: StateDirectory, logger: Logger, readinessTimeout: Duration = .seconds(300)) {
+        self.state = state
+        self.logger = logger
+        self.readinessTimeout = readinessTimeout
+    }
+
+    public func client(for model: String) -> WorkerClient { WorkerClient(socketPath: state.workerSocket(model).path) }
+
+    public var runningModels: [String] { workers.keys.sorted() }
+
+    /// Starts the worker and returns once it answers its health check; throws with the end of its log if it
+    /// exits or stays silent first.
+    public func start(_ launch: Launch) async throws {
+        let process = try spawn(launch)
+        workers[launch.model] = Supervised(launch: launch, process: process)
+        do {
+            try await waitUntilHealthy(launch.model, process: process)
+        } catch {
+            // A worker that never came up is not restarted behind the caller's back.
+            workers[launch.model] = nil
+            try? FileManager.default.removeItem(at: state.workerRecord(launch.model))
+            throw error
+        }
+        workers[launch.model]?.healthySince = .now
+    }
+
+    public func stop(_ model: String, grace: Duration = .seconds(10)) async {
+        guard let worker = workers[model] else { return }
+        workers[model]?.stopping = true
+        let process = worker.process
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning {
+            logger.warning("worker did not stop in time; killing it", metadata: ["model": "\(model)"])
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        workers[model] = nil
+        try? FileManager.default.removeItem(at: state.workerRecord(model))
+    }
+
+    public func stopAll(grace: Duration = .seconds(10)) async {
+        await withTaskGroup(of: Void.self) { group in
+            for model in workers.keys { group.addTask { await self.stop(model, grace: grace) } }
+        }
+    }
+
+    // MARK: Processes
+
+    private func spawn(_ launch: Launch) throws -> Process {
+        try FileManager.default.createDirectory(at: state.workers, withIntermediateDirectories: true)
+        let logURL = state.workers.appendingPathComponent("\(launch.model).log")
+        if !FileManager.default.fileExists(atPath: logURL.path) {
+            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: logURL)
+        log.seekToEndOfFile()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: launch.executable)
+        process.arguments = launch.arguments
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        let model = launch.model
+        process.terminationHandler = { [weak self] process in
+            let status = process.terminationStatus
+            let reason = process.terminationReason
+            Task { await self?.exited(model, process: process, status: status, signalled: reason == .uncaughtSignal) }
+        }
+        try process.run()
+        try? log.close()
+        let record = WorkerRecord(
+            model: launch.model, pid: process.processIdentifier, socket: state.workerSocket(launch.model).path, startedAt: Date())
+        try AtomicFile.write(json: record, to: state.workerRecord(launch.model))
+        logger.info("worker started", metadata: ["model": "\(launch.model)", "pid": "\(process.processIdentifier)"])
+        return process
+    }
+
+    private func waitUntilHealthy(_ model: String, process: Process) async throws {
+        let client = client(for: model)
+        let deadline = ContinuousClock.now + readinessTimeout
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                throw ReconcilerError(
+                    .workerFailed,
+                    "worker \(model) exited with status \(process.terminationStatus) while starting:\n\(logTail(model))")
+            }
+            if (try? await client.health()) != nil { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        kill(process.processIdentifier, SIGKILL)
+        throw ReconcilerError(.workerFailed, "worker \(model) did not answer within \(readinessTimeout):\n\(logTail(model))")
+    }
+
+    private func exited(_ model: String, process: Process, status: Int32, signalled: Bool) async {
+        // Only the current process of a worker counts; an old one finishing late is history.
+        guard let worker = workers[model], worker.process === process, !worker.stopping else { return }
+        let how = signalled ? "was killed by signal \(status)" : "exited with status \(status)"
+        logger.error("worker \(how)", metadata: ["model": "\(model)", "pid": "\(process.processIdentifier)"])
+        let failed = signalled || status != 0
+        guard worker.launch.restart == .always || (worker.launch.restart == .onFailure && failed) else {
+            workers[model] = nil
+            try? FileManager.default.removeItem(at: state.workerRecord(model))
+            return
+        }
+        // Back off 1 s, 2 s, 4 s … up to 30 s, but start over after a worker has stayed up for a minute.
+        var restarts = worker.restarts
+        if let since = worker.healthySince, ContinuousClock.now - since > .seconds(60) { restarts = 0 }
+        let delay = Duration.seconds(min(30, 1 << min(restarts, 5)))
+        workers[model]?.restarts = restarts + 1
+        logger.info("restarting worker", metadata: ["model": "\(model)", "after": "\(delay)"])
+        try? await Task.sleep(for: delay)
+        guard let current = workers[model], current.process === process, !current.stopping else { return }
+        do {
+            let replacement = try spawn(worker.launch)
+            workers[model]?.process = replacement
+            workers[model]?.healthySince = nil
+            try await waitUntilHealthy(model, process: replacement)
+            if workers[model]?.process === replacement { workers[model]?.healthySince = .now }
+            logger.info("worker is back", metadata: ["model": "\(model)", "pid": "\(replacement.processIdentifier)"])
+        } catch {
+            logger.error("worker restart failed", metadata: ["model": "\(model)", "error": "\(error)"])
+        }
+    }
+
+    private func logTail(_ model: String, lines: Int = 20) -> String {
+        let url = state.workers.appendingPathComponent("\(model).log")
+        let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Logging
+import Manifest
+import Reconciler
+import ServiceLifecycle
+import UnixSignals
+import Worker
+
+extension RunnerCommand {
+    struct WorkerCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "worker",
+            abstract: "Host one model's engine behind the internal API (apply starts these; rarely run by hand).")
+
+        @Option(help: "The model to host (name or alias).")
+        var model: String
+
+        @Option(help: "The manifest that declares it.")
+        var manifest: String
+
+        @OptionGroup var state: StateOptions
+
+        func run() async throws {
+            let (_, resolved) = try loadManifestOrExit(manifest)
+            guard let model = resolved.model(named: model) else {
+                Console.error("error: \(manifest) declares no model '\(self.model)'")
+                throw ExitCode.failure
+            }
+            var logger = Logger(label: "worker")
+            logger[metadataKey: "model"] = .string(model.name)
+            let directory = state.stateDirectory
+            let cacheDirectory = directory.promptCaches.appendingPathComponent(model.name).path
+            let socketPath = directory.workerSocket(model.name).path
+            do {
+                let engine = try await EngineFactory.make(
+                    model, runtimes: resolved.runtimes, cacheDirectory: cacheDirectory, logger: logger)
+                for preset in model.promptCaches {
+                    let info = try await engine.buildPromptCache(
+                        name: preset.name, system: try preset.text(), directory: cacheDirectory)
+                    logger.info(
+                        "prompt cache ready",
+                        metadata: ["preset": "\(info.name)", "tokens": "\(info.tokens)", "rebuilt": "\(info.rebuilt)"])
+                }
+                try FileManager.default.createDirectory(atPath: directory.workers.path, withIntermediateDirectories: true)
+                // A socket file left by a worker that died cannot be bound again.
+                try? FileManager.default.removeItem(atPath: socketPath)
+                let app = WorkerServer.application(
+                    engine: engine, modelName: model.name, cacheDirectory: cacheDirectory, socketPath: socketPath, logger: logger)
+                let group = ServiceGroup(
+                    configuration: .init(
+                        services: [
+                            .init(service: app),
+                            .init(service: ParentWatch(), successTerminationBehavior: .gracefullyShutdownGroup),
+                        ],
+                        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                try await group.run()
+                await engine.shutdown()
+                try? FileManager.default.removeItem(atPath: socketPath)
+            } catch let error as EngineError {
+                Console.error("error: worker \(model.name): \(error.message)")
+                throw ExitCode.failure
+            }
+        }
+    }
+}
+
+/// Builds the engine a manifest model asks for.
+enum EngineFactory {
+    static func make(_ model: ResolvedModel, runtimes: ResolvedRuntimes, cacheDirectory: String, logger: Logger) async throws
+        -> any Engine
+    {
+        switch (model.engine, model.source) {
+        case (.llamacpp, .local(let path)):
+            let options = model.llamacpp
+            let configuration = LlamaEngine.Configuration(
+                libraryPath: LlamaLibraryLocator.locate(manifestLibrary: runtimes.llamaLibrary), modelPath: path,
+                modelName: model.name, context: model.context, parallel: options?.parallel ?? 4, threads: options?.threads,
+                sampling: Sampling(model.sampling), chatTemplate: model.chatTemplate.map(ChatTemplate.init),
+                promptCacheDirectory: cacheDirectory, logger: logger)
+            return try await LlamaEngine.load(configuration)
+        case (.llamacpp, _):
+            throw EngineError(
+                .unsupported, "model \(model.name): Hugging Face downloads are not implemented yet (issue #6); use source.path")
+        default:
+            throw EngineError(.unsupported, "engine \(model.engine.rawValue) is not implemented yet (rkllm: issue #5)")
+        }
+    }
+}
+
+extension Sampling {
+    init(_ defaults: SamplingDefaults) {
+        self.init(
+            temperature: defaults.temperature, topK: defaults.topK, topP: defaults.topP, minP: defaults.minP,
+            repeatPenalty: defaults.repeatPenalty, frequencyPenalty: defaults.frequencyPenalty,
+            presencePenalty: defaults.presencePenalty, seed: defaults.seed.map { UInt32(truncatingIfNeeded: $0) },
+            mirostat: defaults.mirostat.flatMap {
+                $0 == 0 ? nil : Mirostat(version: $0, tau: defaults.mirostatTau ?? 5, eta: defaults.mirostatEta ?? 0.1)
+            })
+    }
+}
+
+extension ChatTemplate {
+    init(_ custom: CustomChatTemplate) {
+        self.init(system: custom.system ?? "", prefix: custom.prefix ?? "", postfix: custom.postfix ?? "")
+    }
+}
+
+extension ResolvedPromptCache {
+    func text() throws -> String {
+        switch prompt {
+        case .text(let text): return text
+        case .file(let path): return try String(contentsOfFile: path, encoding: .utf8)
+        }
+    }
+}
