@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     ],
     targets: [
         // Header-only C modules. Never linked: the libraries are opened with dlopen at run time.
@@ -51,6 +52,17 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "Gateway",
+            dependencies: [
+                "Engine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "Reconciler",
             dependencies: [
                 "Manifest", "Worker",
@@ -61,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "Runner",
             dependencies: [
-                "Manifest", "Reconciler", "Worker", "Engine",
+                "Manifest", "Reconciler", "Worker", "Engine", "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,6 +84,15 @@ let package = Package(
         .testTarget(name: "ManifestTests", dependencies: ["Manifest"], exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: strict),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Engine"], swiftSettings: strict),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "Engine", "Worker",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Manifest"], swiftSettings: strict),
         .testTarget(name: "CRKLLMTests", dependencies: ["CRKLLM"], swiftSettings: strict),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Worker", "Engine"], swiftSettings: strict),

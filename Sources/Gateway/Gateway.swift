@@ -1,0 +1,147 @@
+public import Engine
+internal import Foundation
+public import Hummingbird
+internal import NIOCore
+internal import NIOFoundationEssentialsCompat
+
+/// Everything the routes of one endpoint share: its models, limits and metrics.
+public struct Gateway: Sendable {
+    public struct Limits: Sendable {
+        public var maxBodyBytes: Int
+        /// Requests admitted per model (running and queued) before answering 429.
+        public var maxInFlightPerModel: Int
+
+        public init(maxBodyBytes: Int = 32 << 20, maxInFlightPerModel: Int = 64) {
+            self.maxBodyBytes = maxBodyBytes
+            self.maxInFlightPerModel = maxInFlightPerModel
+        }
+    }
+
+    public let registry: ModelRegistry
+    public let limits: Limits
+    public let metrics: GatewayMetrics
+    let admission: Admission
+    /// The server's version, reported by Ollama's /api/version and OpenAI's `system_fingerprint`.
+    public let version: String
+
+    public init(registry: ModelRegistry, limits: Limits = Limits(), metrics: GatewayMetrics = GatewayMetrics(), version: String) {
+        self.registry = registry
+        self.limits = limits
+        self.metrics = metrics
+        self.admission = Admission(limit: limits.maxInFlightPerModel)
+        self.version = version
+    }
+
+    /// The model a request names, or the API's 404.
+    public func model(_ name: String?, _ style: APIError.Style) throws -> ServedModel {
+        guard let name, !name.isEmpty else { throw APIError.badRequest("model is required", style, param: "model") }
+        guard let model = registry.resolve(name) else { throw APIError.modelNotFound(name, style) }
+        return model
+    }
+
+    /// Reads and decodes a JSON body within the endpoint's size limit, with errors in the API's shape.
+    public func decode<T: Decodable>(_ type: T.Type, from request: Request, _ style: APIError.Style) async throws -> T {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maxBodyBytes {
+            throw tooLarge(style)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limits.maxBodyBytes)
+        } catch {
+            throw tooLarge(style)
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer: body))
+        } catch let error as DecodingError {
+            throw APIError.badRequest("invalid request body: \(Self.describe(error))", style)
+        }
+    }
+
+    func tooLarge(_ style: APIError.Style) -> APIError {
+        APIError(style, .contentTooLarge, "request body is larger than \(limits.maxBodyBytes) bytes", code: "request_too_large")
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "missing '\(([path(context)] + [key.stringValue]).filter { !$0.isEmpty }.joined(separator: "."))'"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "'\(path(context))' has the wrong type (\(context.debugDescription))"
+        case .dataCorrupted(let context):
+            return path(context).isEmpty ? "not JSON" : "'\(path(context))': \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+
+    /// Starts a generation on `model` with admission control and metrics: 429 when the model's queue is
+    /// full, engine refusals in the API's shape. The returned stream records tokens and timings as it goes
+    /// and releases the admission when it ends, however it ends.
+    public func generate(_ request: GenerationRequest, on model: ServedModel, api: String, _ style: APIError.Style) async throws
+        -> AsyncThrowingStream<GenerationEvent, any Error>
+    {
+        guard let count = admission.enter(model.name) else {
+            metrics.request(model: model.name, api: api, status: 429)
+            throw APIError(
+                style, .tooManyRequests, "model '\(model.name)' has too many requests waiting; retry shortly", code: "queue_full",
+                retryAfter: 1)
+        }
+        metrics.inFlight(model: model.name, count)
+        let started = ContinuousClock.now
+        let upstream: AsyncThrowingStream<GenerationEvent, any Error>
+        do {
+            upstream = try await model.engine.generate(request)
+        } catch {
+            metrics.inFlight(model: model.name, admission.leave(model.name))
+            let apiError =
+                (error as? EngineError).map { APIError.engine($0, style) }
+                ?? APIError(style, .serviceUnavailable, "model '\(model.name)' is unavailable: \(error)", retryAfter: 1)
+            metrics.request(model: model.name, api: api, status: Int(apiError.status.code))
+            throw apiError
+        }
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self)
+        let metrics = self.metrics
+        let admission = self.admission
+        let pump = Task {
+            var firstToken = true
+            do {
+                for try await event in upstream {
+                    if firstToken, case .text = event {
+                        firstToken = false
+                        metrics.timeToFirstToken(model: model.name, api: api, ContinuousClock.now - started)
+                    }
+                    if case .done(let completion) = event {
+                        metrics.tokens(
+                            model: model.name, api: api, prompt: completion.usage.promptTokens,
+                            completion: completion.usage.completionTokens)
+                        if completion.timings.decodeMs > 0 {
+                            metrics.decodeRate(
+                                model: model.name, api: api,
+                                tokensPerSecond: Double(completion.timings.decodeTokens) * 1000 / completion.timings.decodeMs)
+                        }
+                        metrics.request(model: model.name, api: api, status: completion.reason == .error ? 500 : 200)
+                    }
+                    continuation.yield(event)
+                }
+                continuation.finish()
+            } catch {
+                metrics.request(model: model.name, api: api, status: 500)
+                continuation.finish(throwing: error)
+            }
+            metrics.inFlight(model: model.name, admission.leave(model.name))
+        }
+        // A client that goes away stops the pump, which drops the upstream stream and frees the slot.
+        continuation.onTermination = { _ in pump.cancel() }
+        return stream
+    }
+}
+
+/// The request context of every gateway route. Bodies are read by `Gateway.decode` under the endpoint's own
+/// limit, so Hummingbird's default (2 MiB) must not cut them first.
+public struct GatewayContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    public var maxUploadSize: Int { 1 << 30 }
+}

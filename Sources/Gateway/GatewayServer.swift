@@ -1,0 +1,59 @@
+internal import Foundation
+public import Hummingbird
+public import Logging
+
+/// One endpoint's HTTP server: the APIs it exposes, auth, CORS and limits.
+public enum GatewayServer {
+    public struct Endpoint: Sendable {
+        public enum API: String, Sendable { case openai, ollama, admin, metrics }
+
+        public var name: String
+        public var address: BindAddress
+        public var apis: Set<API>
+        /// Accepted bearer tokens; empty: no authentication.
+        public var tokens: BearerTokens?
+        /// Origins allowed to call from a browser; `*` allows any.
+        public var corsOrigins: [String]
+
+        public init(name: String, address: BindAddress, apis: Set<API>, tokens: BearerTokens? = nil, corsOrigins: [String] = []) {
+            self.name = name
+            self.address = address
+            self.apis = apis
+            self.tokens = tokens
+            self.corsOrigins = corsOrigins
+        }
+    }
+
+    public static func application(endpoint: Endpoint, gateway: Gateway, admin: (any AdminSource)? = nil, logger: Logger)
+        -> some ApplicationProtocol
+    {
+        Application(
+            router: router(endpoint: endpoint, gateway: gateway, admin: admin),
+            configuration: .init(address: endpoint.address, serverName: "rockchipllama"),
+            logger: logger)
+    }
+
+    public static func router(endpoint: Endpoint, gateway: Gateway, admin: (any AdminSource)? = nil) -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        if !endpoint.corsOrigins.isEmpty { router.add(middleware: CORSOrigins(origins: endpoint.corsOrigins)) }
+        // Probes stay open so an orchestrator can check the endpoint without a token.
+        HealthRoutes.register(on: router, gateway: gateway)
+        if let tokens = endpoint.tokens { router.add(middleware: BearerAuth(tokens: tokens)) }
+        if endpoint.apis.contains(.openai) { OpenAIRoutes.register(on: router, gateway: gateway) }
+        if endpoint.apis.contains(.ollama) { OllamaRoutes.register(on: router, gateway: gateway) }
+        if endpoint.apis.contains(.admin) { AdminRoutes.register(on: router, gateway: gateway, source: admin) }
+        if endpoint.apis.contains(.metrics) {
+            router.get("/metrics") { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: .init(string: gateway.metrics.render())))
+            }
+        }
+        return router
+    }
+
+    /// Which API's error shape a path belongs to.
+    static func style(forPath path: String) -> APIError.Style {
+        path.hasPrefix("/api/") || path == "/" ? .ollama : .openAI
+    }
+}

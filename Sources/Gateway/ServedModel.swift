@@ -1,0 +1,75 @@
+public import Engine
+public import Foundation
+
+/// A model as the HTTP surfaces see it: what to say about it, and the engine that answers for it (a
+/// `WorkerClient` in `runner apply`, an in-process engine in tests).
+public struct ServedModel: Sendable {
+    public var name: String
+    public var aliases: [String]
+    /// `llamacpp`, `rkllm`, …
+    public var engineKind: String
+    /// Tokens one request may use.
+    public var context: Int
+    /// The model file's size in bytes, when there is a file.
+    public var sizeBytes: Int64
+    public var modifiedAt: Date
+    /// sha256 of the model file when known (Ollama's `digest`).
+    public var digest: String?
+    /// e.g. "llama", from the file name or metadata; "" when unknown.
+    public var family: String
+    /// e.g. "Q4_1"; "" when unknown.
+    public var quantization: String
+    /// e.g. "135M"; "" when unknown.
+    public var parameterSize: String
+    /// Ollama's capability words: completion, tools, thinking, embedding, vision.
+    public var capabilities: [String]
+    /// The model's default sampling and limits, for Ollama's `/api/show` parameters.
+    public var defaults: Sampling
+    public var maxTokens: Int?
+    public var engine: any Engine
+    /// Whether the engine answers now (a worker's health check); in-process engines always do.
+    public var isReady: @Sendable () async -> Bool
+
+    public init(
+        name: String, aliases: [String] = [], engineKind: String, context: Int, sizeBytes: Int64 = 0,
+        modifiedAt: Date = Date(timeIntervalSince1970: 0), digest: String? = nil, family: String = "",
+        quantization: String = "", parameterSize: String = "", capabilities: [String] = ["completion"],
+        defaults: Sampling = Sampling(), maxTokens: Int? = nil, engine: any Engine,
+        isReady: @escaping @Sendable () async -> Bool = { true }
+    ) {
+        self.name = name
+        self.aliases = aliases
+        self.engineKind = engineKind
+        self.context = context
+        self.sizeBytes = sizeBytes
+        self.modifiedAt = modifiedAt
+        self.digest = digest
+        self.family = family
+        self.quantization = quantization
+        self.parameterSize = parameterSize
+        self.capabilities = capabilities
+        self.defaults = defaults
+        self.maxTokens = maxTokens
+        self.engine = engine
+        self.isReady = isReady
+    }
+}
+
+/// The models one endpoint exposes, found by name or alias case-insensitively, with Ollama's `:latest`
+/// tag ignored (the same rule as the manifest's).
+public struct ModelRegistry: Sendable {
+    public let models: [ServedModel]
+
+    public init(_ models: [ServedModel]) { self.models = models }
+
+    public func resolve(_ requested: String) -> ServedModel? {
+        let key = Self.lookupKey(requested)
+        return models.first { model in ([model.name] + model.aliases).contains { Self.lookupKey($0) == key } }
+    }
+
+    static func lookupKey(_ name: String) -> String {
+        var key = name.lowercased()
+        if key.hasSuffix(":latest") { key.removeLast(":latest".count) }
+        return key
+    }
+}
