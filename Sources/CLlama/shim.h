@@ -11,7 +11,6 @@
 CLLAMA_FN(llama_backend_init)
 CLLAMA_FN(llama_version)
 CLLAMA_FN(llama_log_set)
-CLLAMA_FN(llama_time_us)
 
 // Model and context
 CLLAMA_FN(llama_model_default_params)
@@ -22,10 +21,7 @@ CLLAMA_FN(llama_init_from_model)
 CLLAMA_FN(llama_free)
 CLLAMA_FN(llama_model_get_vocab)
 CLLAMA_FN(llama_model_chat_template)
-CLLAMA_FN(llama_model_desc)
 CLLAMA_FN(llama_model_n_embd_out)
-CLLAMA_FN(llama_model_n_ctx_train)
-CLLAMA_FN(llama_n_ctx)
 CLLAMA_FN(llama_n_ctx_seq)
 CLLAMA_FN(llama_n_batch)
 CLLAMA_FN(llama_get_memory)
@@ -34,7 +30,6 @@ CLLAMA_FN(llama_pooling_type)
 // Memory (KV cache)
 CLLAMA_FN(llama_memory_clear)
 CLLAMA_FN(llama_memory_seq_rm)
-CLLAMA_FN(llama_memory_seq_pos_max)
 
 // State files
 CLLAMA_FN(llama_state_seq_save_file)

@@ -68,7 +68,8 @@ enum ChatFormatter {
                 var content = message.text
                 for call in message.toolCalls {
                     if !content.isEmpty { content += "\n" }
-                    content += "<tool_call>\n{\"name\": \(jsonString(call.name)), \"arguments\": \(call.arguments)}\n"
+                    content +=
+                        "<tool_call>\n{\"name\": \(jsonString(call.name)), \"arguments\": \(call.arguments)}\n"
                         + "</tool_call>"
                 }
                 turns.append(ChatTurn(role: "assistant", content: content))

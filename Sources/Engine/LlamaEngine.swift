@@ -42,7 +42,10 @@ public final class LlamaEngine: Engine {
         } onCancel: {
             thread.submit { $0.cancel(id) }
         }
-        try Task.checkCancellation()
+        if Task.isCancelled {
+            thread.submit { $0.cancel(id) }
+            throw CancellationError()
+        }
         return stream
     }
 

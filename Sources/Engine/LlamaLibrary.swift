@@ -29,10 +29,7 @@ struct LlamaLibrary: @unchecked Sendable {
     let free: llama_free_fn
     let modelGetVocab: llama_model_get_vocab_fn
     let modelChatTemplate: llama_model_chat_template_fn
-    let modelDesc: llama_model_desc_fn
     let modelEmbeddingSize: llama_model_n_embd_out_fn
-    let modelTrainingContext: llama_model_n_ctx_train_fn
-    let contextSize: llama_n_ctx_fn
     let contextSizePerSequence: llama_n_ctx_seq_fn
     let batchSize: llama_n_batch_fn
     let getMemory: llama_get_memory_fn
@@ -40,7 +37,6 @@ struct LlamaLibrary: @unchecked Sendable {
 
     let memoryClear: llama_memory_clear_fn
     let memorySequenceRemove: llama_memory_seq_rm_fn
-    let memorySequencePositionMax: llama_memory_seq_pos_max_fn
 
     let stateSequenceSaveFile: llama_state_seq_save_file_fn
     let stateSequenceLoadFile: llama_state_seq_load_file_fn
@@ -71,6 +67,7 @@ struct LlamaLibrary: @unchecked Sendable {
     let samplerPenalties: llama_sampler_init_penalties_fn
     let samplerMirostat: llama_sampler_init_mirostat_fn
     let samplerMirostatV2: llama_sampler_init_mirostat_v2_fn
+    let samplerGrammar: llama_sampler_init_grammar_fn
 
     /// Opens the library at `path` and resolves every symbol. Throws `libraryNotFound` with dlerror's
     /// text, or `symbolMissing` naming every symbol the library lacks (a llama.cpp too old or too new).
@@ -118,17 +115,13 @@ struct LlamaLibrary: @unchecked Sendable {
         free = s.resolve("llama_free")
         modelGetVocab = s.resolve("llama_model_get_vocab")
         modelChatTemplate = s.resolve("llama_model_chat_template")
-        modelDesc = s.resolve("llama_model_desc")
         modelEmbeddingSize = s.resolve("llama_model_n_embd_out")
-        modelTrainingContext = s.resolve("llama_model_n_ctx_train")
-        contextSize = s.resolve("llama_n_ctx")
         contextSizePerSequence = s.resolve("llama_n_ctx_seq")
         batchSize = s.resolve("llama_n_batch")
         getMemory = s.resolve("llama_get_memory")
         poolingType = s.resolve("llama_pooling_type")
         memoryClear = s.resolve("llama_memory_clear")
         memorySequenceRemove = s.resolve("llama_memory_seq_rm")
-        memorySequencePositionMax = s.resolve("llama_memory_seq_pos_max")
         stateSequenceSaveFile = s.resolve("llama_state_seq_save_file")
         stateSequenceLoadFile = s.resolve("llama_state_seq_load_file")
         batchInit = s.resolve("llama_batch_init")
@@ -155,6 +148,7 @@ struct LlamaLibrary: @unchecked Sendable {
         samplerPenalties = s.resolve("llama_sampler_init_penalties")
         samplerMirostat = s.resolve("llama_sampler_init_mirostat")
         samplerMirostatV2 = s.resolve("llama_sampler_init_mirostat_v2")
+        samplerGrammar = s.resolve("llama_sampler_init_grammar")
         version = s.missing.isEmpty ? versionString().map { String(cString: $0) } ?? "unknown" : "unknown"
     }
 }

@@ -15,7 +15,6 @@ final class LlamaModel {
     let batchCapacity: Int
     let vocabSize: Int32
     let threads: Int
-    let description: String
     let template: PromptTemplate
 
     private var pieceBuffer: UnsafeMutablePointer<CChar>
@@ -58,9 +57,6 @@ final class LlamaModel {
         contextPerSlot = Int(library.contextSizePerSequence(context))
         batchCapacity = Int(library.batchSize(context))
         vocabSize = library.vocabTokenCount(vocab)
-        var buffer = [CChar](repeating: 0, count: 256)
-        let length = library.modelDesc(model, &buffer, buffer.count)
-        description = length > 0 ? String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
         pieceBuffer = .allocate(capacity: Int(pieceCapacity))
         template = PromptTemplate.resolve(
             library: library, ggufTemplate: library.modelChatTemplate(model, nil).map { String(cString: $0) },

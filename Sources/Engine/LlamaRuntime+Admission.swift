@@ -52,11 +52,20 @@ extension LlamaRuntime {
         useCounter += 1
         slot.lastUsed = useCounter
 
-        let sampler = SamplerChain.make(pending.sampling, library: library, vocabSize: model.vocabSize)
-        if SamplerChain.usesPenalties(pending.sampling) {
+        let sampler: SamplerChain
+        do {
+            sampler = try SamplerChain(
+                pending.sampling, responseFormat: pending.responseFormat, library: library, vocab: model.vocab,
+                vocabSize: model.vocabSize)
+        } catch {
+            pending.continuation.yield(.done(Completion(reason: .error, error: error)))
+            pending.continuation.finish()
+            return
+        }
+        if let penalties = sampler.penalties {
             // Penalties look at the recent text, prompt included, as llama-server does.
             for token in tokens.suffix(pending.sampling.repeatLastN ?? 64) {
-                library.samplerAccept(sampler, token)
+                library.samplerAccept(penalties, token)
             }
         }
         slot.request = ActiveRequest(

@@ -1,6 +1,6 @@
 import CLlama
-import Logging
 import Foundation
+import Logging
 
 /// A prompt-cache preset ready to be restored: its tokens and its llama.cpp state file.
 struct PromptCachePreset {
@@ -53,7 +53,8 @@ extension LlamaRuntime {
                 try prefillAndSave(preset, sidecar: expected, paths: paths, directory: directory, in: slot)
                 presets[name] = preset
                 let ms = (ContinuousClock.now - start).milliseconds
-                logger.info("prompt cache built", metadata: ["cache": "\(name)", "tokens": "\(tokens.count)", "ms": "\(Int(ms))"])
+                logger.info(
+                    "prompt cache built", metadata: ["cache": "\(name)", "tokens": "\(tokens.count)", "ms": "\(Int(ms))"])
                 done(.success(PromptCacheInfo(name: name, path: paths.state, tokens: tokens.count, rebuilt: true, buildMs: ms)))
             } catch {
                 done(.failure(error))

@@ -8,11 +8,15 @@ extension LlamaRuntime {
         admitWaiting()
         batch.n_tokens = 0
         var generating = 0
+        var prefilling = 0
         for slot in slots {
             guard let request = slot.request else { continue }
             request.tokensInBatch = 0
             request.outputIndex = -1
-            guard request.phase == .generating else { continue }
+            guard request.phase == .generating else {
+                prefilling += 1
+                continue
+            }
             request.outputIndex = batch.n_tokens
             add(token: request.nextToken, position: slot.history.count, sequence: slot.id, output: true)
             request.tokensInBatch = 1
@@ -22,7 +26,7 @@ extension LlamaRuntime {
         // otherwise. Oldest request first, so a prompt finishes prefilling before the next one starts.
         var budget = model.batchCapacity - Int(batch.n_tokens)
         if generating > 0 { budget = min(budget, configuration.prefillChunk) }
-        for slot in prefillOrder() where budget > 0 {
+        for slot in prefilling > 0 ? prefillOrder() : [] where budget > 0 {
             let request = slot.request!
             let prompt = request.pending.tokens
             let take = min(prompt.count - request.cursor, budget)
@@ -51,7 +55,7 @@ extension LlamaRuntime {
                 request.cursor += request.tokensInBatch
             }
             if request.outputIndex >= 0 {
-                accept(library.samplerSample(request.sampler, model.context, request.outputIndex), in: slot)
+                accept(library.samplerSample(request.sampler.chain, model.context, request.outputIndex), in: slot)
             }
         }
     }
@@ -117,7 +121,7 @@ extension LlamaRuntime {
         }
         request.pending.continuation.yield(.done(request.completion(reason, error: error)))
         request.pending.continuation.finish()
-        library.samplerFree(request.sampler)
+        library.samplerFree(request.sampler.chain)
         slot.request = nil
     }
 

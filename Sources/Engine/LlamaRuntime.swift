@@ -91,7 +91,7 @@ final class LlamaRuntime: SteppedRuntime {
                 id: id, tokens: tokens,
                 sampling: request.sampling.merged(over: configuration.sampling)
                     .merged(over: LlamaEngine.Configuration.builtinSampling),
-                stop: request.stop, maxTokens: request.maxTokens,
+                stop: request.stop, maxTokens: request.maxTokens, responseFormat: request.responseFormat,
                 routeThinking: thinkingModel ? request.thinking != false : request.thinking == true,
                 routeTools: !request.tools.isEmpty, continuation: continuation, submitted: submitted))
     }

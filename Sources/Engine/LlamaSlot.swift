@@ -19,6 +19,7 @@ struct PendingRequest {
     let sampling: Sampling
     let stop: [String]
     let maxTokens: Int?
+    let responseFormat: ResponseFormat?
     let routeThinking: Bool
     let routeTools: Bool
     let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
@@ -30,7 +31,7 @@ final class ActiveRequest {
     enum Phase { case prefilling, generating }
 
     let pending: PendingRequest
-    let sampler: UnsafeMutablePointer<llama_sampler>
+    let sampler: SamplerChain
     var phase = Phase.prefilling
     /// Index in the prompt of the next token to prefill.
     var cursor: Int
@@ -56,7 +57,7 @@ final class ActiveRequest {
     var lastToken: ContinuousClock.Instant?
 
     init(
-        pending: PendingRequest, sampler: UnsafeMutablePointer<llama_sampler>, cachedTokens: Int,
+        pending: PendingRequest, sampler: SamplerChain, cachedTokens: Int,
         assigned: ContinuousClock.Instant, prefillStart: ContinuousClock.Instant
     ) {
         self.pending = pending

@@ -1,19 +1,35 @@
 import CLlama
 
-/// A request's llama.cpp sampler chain. Order follows llama.cpp's common default: penalties, then the
-/// truncations (top-k, top-p, min-p), then temperature, then the pick (dist with the seed). Temperature 0 is
-/// greedy. Samplers that would do nothing are left out: each one costs a pass over the candidates.
-enum SamplerChain {
-    static func make(_ s: Sampling, library: LlamaLibrary, vocabSize: Int32) -> UnsafeMutablePointer<llama_sampler> {
+/// A request's llama.cpp sampler chain. Order follows llama.cpp's common default: grammar (for a JSON
+/// response format), penalties, the truncations (top-k, top-p, min-p), temperature, then the pick (dist with
+/// the seed). Temperature 0 is greedy. Samplers that would do nothing are left out: each one costs a pass
+/// over the candidates.
+struct SamplerChain {
+    let chain: UnsafeMutablePointer<llama_sampler>
+    /// The penalties sampler inside `chain`, if any: it is primed with the prompt's last tokens, which must
+    /// not reach the grammar.
+    let penalties: UnsafeMutablePointer<llama_sampler>?
+
+    init(
+        _ s: Sampling, responseFormat: ResponseFormat?, library: LlamaLibrary, vocab: OpaquePointer, vocabSize: Int32
+    ) throws(EngineError) {
         let chain = library.samplerChainInit(library.samplerChainDefaultParams())!
         func add(_ sampler: UnsafeMutablePointer<llama_sampler>?) {
             if let sampler { library.samplerChainAdd(chain, sampler) }
         }
-        if usesPenalties(s) {
-            add(
-                library.samplerPenalties(
-                    vocabSize, Int32(s.repeatLastN ?? 64), Float(s.repeatPenalty ?? 1),
-                    Float(s.frequencyPenalty ?? 0), Float(s.presencePenalty ?? 0)))
+        if let format = responseFormat, format.kind != .text {
+            guard let grammar = library.samplerGrammar(vocab, JSONGrammar.object, "root") else {
+                library.samplerFree(chain)
+                throw EngineError(.invalidRequest, "llama.cpp rejected the JSON grammar")
+            }
+            add(grammar)
+        }
+        var penalties: UnsafeMutablePointer<llama_sampler>?
+        if Self.usesPenalties(s) {
+            penalties = library.samplerPenalties(
+                vocabSize, Int32(s.repeatLastN ?? 64), Float(s.repeatPenalty ?? 1), Float(s.frequencyPenalty ?? 0),
+                Float(s.presencePenalty ?? 0))
+            add(penalties)
         }
         let temperature = s.temperature ?? 0.8
         let seed = s.seed ?? UInt32(LLAMA_DEFAULT_SEED)
@@ -33,10 +49,26 @@ enum SamplerChain {
             add(library.samplerTemperature(Float(temperature)))
             add(library.samplerDistribution(seed))
         }
-        return chain
+        self.chain = chain
+        self.penalties = penalties
     }
 
     static func usesPenalties(_ s: Sampling) -> Bool {
         (s.repeatPenalty ?? 1) != 1 || (s.frequencyPenalty ?? 0) != 0 || (s.presencePenalty ?? 0) != 0
     }
+}
+
+/// GBNF for one JSON object (the `jsonObject` response format; a `jsonSchema` is held to the same shape,
+/// not yet to the schema itself). Whitespace is at most one space or one indented line break, so a
+/// small model cannot wander off into blank runs.
+enum JSONGrammar {
+    static let object = #"""
+        root   ::= object
+        value  ::= object | array | string | number | ("true" | "false" | "null") ws
+        object ::= "{" ws ( string ":" ws value ( "," ws string ":" ws value )* )? "}" ws
+        array  ::= "[" ws ( value ( "," ws value )* )? "]" ws
+        string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\"" ws
+        number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]{1,4} )? ws
+        ws     ::= ( " " | "\n" [ ]{0,8} )?
+        """#
 }

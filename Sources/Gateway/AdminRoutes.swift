@@ -7,8 +7,8 @@ internal import NIOCore
 public protocol AdminSource: Sendable {
     /// The device's state as JSON: models, workers, endpoints, clocks, caches.
     func status() async -> Data
-    /// Prompt-cache presets per model.
-    func promptCaches() async -> [String: [PromptCacheInfo]]
+    /// Names of the prompt-cache presets each model has ready.
+    func promptCaches() async -> [String: [String]]
     /// Builds (or rebuilds) the preset `name` of `model` from `system`.
     func buildPromptCache(model: String, name: String, system: String) async throws -> PromptCacheInfo
 }

@@ -16,7 +16,7 @@ public struct BearerTokens: Sendable {
     }
 
     /// Compares against every token in full, so timing reveals neither which token nor how much matched.
-    func accepts(_ candidate: Substring) -> Bool {
+    public func accepts(_ candidate: Substring) -> Bool {
         let bytes = Array(candidate.utf8)
         var matched: UInt8 = 0
         for token in tokens {

@@ -44,6 +44,11 @@ public actor WorkerSupervisor {
 
     public var runningModels: [String] { workers.keys.sorted() }
 
+    public func state(of model: String) -> WorkerState {
+        guard let worker = workers[model] else { return WorkerState(running: false, pid: nil, restarts: 0) }
+        return WorkerState(running: worker.process.isRunning, pid: worker.process.processIdentifier, restarts: worker.restarts)
+    }
+
     /// Starts the worker and returns once it answers its health check; throws with the end of its log if it
     /// exits or stays silent first.
     public func start(_ launch: Launch) async throws {

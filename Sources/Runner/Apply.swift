@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Gateway
+import Hummingbird
 import Logging
 import Manifest
 import Reconciler
@@ -57,13 +59,23 @@ extension RunnerCommand {
                 Console.error("error: \(error)")
                 throw ExitCode.failure
             }
-            Console.out(
-                "applied '\(resolved.name)': \(resolved.models.count) worker\(resolved.models.count == 1 ? "" : "s") running; supervising until stopped"
-            )
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [SupervisorService(supervisor: supervisor)], gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger))
+            let gateways: [any ApplicationProtocol]
+            do {
+                gateways = try await GatewayWiring.applications(for: resolved, supervisor: supervisor, logger: logger)
+            } catch {
+                await supervisor.stopAll()
+                Console.error("error: \(error)")
+                throw ExitCode.failure
+            }
+            let listening = resolved.endpoints.map { "\($0.name) on \($0.listen.text)" }.joined(separator: ", ")
+            let workers = "\(resolved.models.count) worker\(resolved.models.count == 1 ? "" : "s")"
+            Console.out("applied '\(resolved.name)': \(workers) running; serving \(listening)")
+            // Services stop in reverse order: the gateways drain their streams before the workers go.
+            let services: [any Service] = [SupervisorService(supervisor: supervisor)] + gateways
+            var configuration = ServiceGroupConfiguration(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration.maximumGracefulShutdownDuration = .seconds(30)
+            let group = ServiceGroup(configuration: configuration)
             try await group.run()
             withExtendedLifetime(lock) {}
         }

@@ -18,7 +18,7 @@ public struct WorkerClient: Sendable {
 
     public func health() async throws -> HealthResponse { try await get(InternalAPI.health) }
 
-    public func status() async throws -> EngineStatus { try await get(InternalAPI.status) }
+    public func fetchStatus() async throws -> EngineStatus { try await get(InternalAPI.status) }
 
     public func tokenize(_ text: String) async throws -> [Int] {
         let response: TokenizeResponse = try await post(InternalAPI.tokenize, TokenizeRequest(text: text))
@@ -98,6 +98,23 @@ public struct WorkerClient: Sendable {
         if let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(buffer: body)).error { return error }
         return EngineError(.unavailable, "worker answered \(response.status.code): \(String(buffer: body))")
     }
+}
+
+/// A worker is an engine seen from another process: the gateway routes to it like to any engine.
+extension WorkerClient: Engine {
+    /// The worker's status; when it cannot be reached, an empty status naming the problem as its engine.
+    public func status() async -> EngineStatus {
+        (try? await fetchStatus())
+            ?? EngineStatus(engine: "unreachable", model: "", runtimeVersion: "", loadMs: 0, contextPerSlot: 0, slots: [], queued: 0, promptCaches: [])
+    }
+
+    /// The worker builds into its own cache directory; `directory` is the caller's idea of it and is not sent.
+    public func buildPromptCache(name: String, system: String, directory: String) async throws -> PromptCacheInfo {
+        try await buildPromptCache(name: name, system: system)
+    }
+
+    /// The worker's life belongs to its supervisor, not to its clients.
+    public func shutdown() async {}
 }
 
 /// Splits a byte stream into lines without assuming chunks end at line ends.

@@ -1,6 +1,7 @@
-@testable import Engine
 import Foundation
 import Testing
+
+@testable import Engine
 
 @Suite struct ChatFormattingTests {
     @Test func fallbackTemplateRendersTurnsAndFoldsSystemIntoTheFirstUserTurn() {
@@ -30,7 +31,10 @@ import Testing
                 ChatMessage(role: .tool, text: "sunny", toolResult: ToolResultReference(callID: "1")),
             ], tools: [tool])
         #expect(turns.map(\.role) == ["system", "user", "assistant", "user"])
-        #expect(turns[0].content.contains(#"{"type": "function", "function": {"name": "get_weather", "description": "Weather \"now\"", "parameters": {"type":"object"}}}"#))
+        #expect(
+            turns[0].content.contains(
+                #"{"type": "function", "function": {"name": "get_weather", "description": "Weather \"now\"", "parameters": {"type":"object"}}}"#
+            ))
         #expect(turns[2].content.contains(#"{"name": "get_weather", "arguments": {"city":"Paris"}}"#))
         #expect(turns[3].content == "<tool_response>\nsunny\n</tool_response>")
     }
@@ -66,7 +70,8 @@ import Testing
     }
 
     @Test func eventsHaveATypeField() throws {
-        #expect(try roundTrip(GenerationEvent.text("Hi", channel: .content)) == #"{"channel":"content","text":"Hi","type":"text"}"#)
+        #expect(
+            try roundTrip(GenerationEvent.text("Hi", channel: .content)) == #"{"channel":"content","text":"Hi","type":"text"}"#)
         _ = try roundTrip(GenerationEvent.toolCall(ToolCall(id: "1", name: "f", arguments: "{}")))
         let done = GenerationEvent.done(
             Completion(

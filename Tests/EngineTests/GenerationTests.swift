@@ -44,7 +44,8 @@ extension ModelTests {
             let full = try await generate(engine, .chat(prompt, maxTokens: 32))
             // A stop string made of the end of one token and the start of the next, so it only appears
             // once both have been sampled.
-            let index = try #require(full.deltas.indices.dropFirst(3).first { full.deltas[$0].count >= 2 && full.deltas[$0 + 1].count >= 2 })
+            let index = try #require(
+                full.deltas.indices.dropFirst(3).first { full.deltas[$0].count >= 2 && full.deltas[$0 + 1].count >= 2 })
             let stop = String(full.deltas[index].suffix(2)) + String(full.deltas[index + 1].prefix(2))
             let expected = String(full.text[..<full.text.range(of: stop)!.lowerBound])
 
@@ -65,6 +66,16 @@ extension ModelTests {
             #expect(result.text.contains("😀"))
             #expect(!result.deltas.contains { $0.isEmpty || $0.unicodeScalars.contains("\u{FFFD}") })
             #expect(result.deltas.count < result.done!.usage.completionTokens)
+        }
+
+        @Test func jsonResponseFormatGivesAJSONObject() async throws {
+            let engine = try await TestModel.shared.value
+            var request = GenerationRequest.chat("Reply in JSON: a cat with a name and an age.", maxTokens: 48)
+            request.responseFormat = ResponseFormat(kind: .jsonObject)
+            let result = try await generate(engine, request)
+            #expect(result.done?.reason == .stop)
+            let object = try JSONSerialization.jsonObject(with: Data(result.text.utf8))
+            #expect(object is [String: Any])
         }
 
         @Test func overlongPromptIsRefusedBeforeDecoding() async throws {

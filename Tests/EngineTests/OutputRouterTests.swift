@@ -1,5 +1,6 @@
-@testable import Engine
 import Testing
+
+@testable import Engine
 
 @Suite struct OutputRouterTests {
     func route(_ deltas: [String], thinking: Bool = false, tools: Bool = false) -> [GenerationEvent] {

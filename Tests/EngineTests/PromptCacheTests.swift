@@ -69,7 +69,8 @@ extension ModelTests {
 
             // A context with another slot count cannot load the state (llama.cpp checks its KV streams).
             let wider = try await LlamaEngine.load(TestModel.configuration(context: 512, parallel: 2))
-            let rebuiltForWider = try await wider.buildPromptCache(name: "support", system: system + " Extra.", directory: directory)
+            let rebuiltForWider = try await wider.buildPromptCache(
+                name: "support", system: system + " Extra.", directory: directory)
             #expect(rebuiltForWider.rebuilt)
             await wider.shutdown()
         }

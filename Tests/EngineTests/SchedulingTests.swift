@@ -23,6 +23,45 @@ extension ModelTests {
             #expect(concurrent.allSatisfy { $0.done != nil && $0.eventsAfterDone == 0 })
         }
 
+        @Test func requestsBeyondTheSlotsWaitInTheQueue() async throws {
+            let engine = try await LlamaEngine.load(TestModel.configuration(context: 512, parallel: 1))
+            async let first = generate(engine, .chat("Tell me a story about a dragon.", maxTokens: 16))
+            async let second = generate(engine, .chat("Name three colors.", maxTokens: 16))
+            let (a, b) = try await (first, second)
+            #expect(a.done?.reason != nil && b.done?.reason != nil)
+            let waited = max(a.done!.timings.queueMs, b.done!.timings.queueMs)
+            #expect(waited > 20)  // one of them waited for the other's whole generation
+            await engine.shutdown()
+        }
+
+        @Test func runningStreamsKeepFlowingWhileALongPromptIsPrefilled() async throws {
+            var configuration = TestModel.configuration(context: 1024, parallel: 2)
+            configuration.prefillChunk = 32
+            let engine = try await LlamaEngine.load(configuration)
+            let log = EventLog()
+            let running = try await engine.generate(.chat("Write a very long story about a dragon.", maxTokens: 300))
+            let runner = Task {
+                for try await event in running { if case .text = event { await log.add("a") } }
+            }
+            while await log.count == 0 { try await Task.sleep(for: .milliseconds(2)) }
+            let longPrompt = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 60)
+            var firstToken = false
+            await log.add("submit")
+            for try await event in try await engine.generate(.chat(longPrompt, maxTokens: 2)) {
+                if case .text = event, !firstToken {
+                    firstToken = true
+                    await log.add("b")
+                }
+            }
+            runner.cancel()
+            // ~600 prompt tokens in chunks of 32 take ~19 steps; each step also decodes a token of the story.
+            let entries = await log.entries
+            let submitted = try #require(entries.firstIndex(of: "submit"))
+            let answered = try #require(entries.firstIndex(of: "b"))
+            #expect(entries[submitted..<answered].filter { $0 == "a" }.count >= 10)
+            await engine.shutdown()
+        }
+
         @Test func secondTurnReusesTheConversationPrefix() async throws {
             let engine = try await TestModel.shared.value
             let system = "You are a helpful assistant who answers in one sentence."
@@ -78,4 +117,10 @@ extension ModelTests {
             await #expect(throws: EngineError.self) { _ = try await engine.generate(.chat("Hi")) }
         }
     }
+}
+
+actor EventLog {
+    private(set) var entries: [String] = []
+    var count: Int { entries.count }
+    func add(_ entry: String) { entries.append(entry) }
 }

@@ -1,5 +1,6 @@
-@testable import Engine
 import Testing
+
+@testable import Engine
 
 @Suite struct TextStreamTests {
     /// Feeds `chunks` one by one, as tokens would arrive.

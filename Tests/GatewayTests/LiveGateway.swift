@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Engine
 import Foundation
 import Gateway
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging

@@ -98,7 +98,7 @@ struct WorkerAPITests {
             let (text, done) = try await collect(try await client.generate(Self.question))
             #expect(!text.isEmpty && done?.reason != .error)
             #expect(ContinuousClock.now - started < .seconds(20))
-            let status = try await client.status()
+            let status = try await client.fetchStatus()
             #expect(status.slots.allSatisfy { $0.state == .idle })
         }
     }

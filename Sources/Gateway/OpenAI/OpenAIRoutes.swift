@@ -1,6 +1,79 @@
+internal import Engine
+internal import Foundation
 internal import Hummingbird
 
-/// The OpenAI-compatible surface (filled in by the OpenAI adapter work).
+/// The OpenAI-compatible surface: chat and text completions (JSON or SSE), models, embeddings. Handlers only
+/// read the body, pick the model, call the adapter and the gateway, and write; every OpenAI rule lives in
+/// `OpenAIAdapter`.
 enum OpenAIRoutes {
-    static func register(on router: Router<GatewayContext>, gateway: Gateway) {}
+    static let api = "openai"
+
+    static func register(on router: Router<GatewayContext>, gateway: Gateway) {
+        router.post("/v1/chat/completions") { request, _ in try await chatCompletions(request, gateway) }
+        router.post("/v1/completions") { request, _ in try await completions(request, gateway) }
+        router.post("/v1/embeddings") { request, _ in try await embeddings(request, gateway) }
+        router.get("/v1/models") { _, _ in try OpenAIResponses.json(OpenAIAdapter.modelList(gateway.registry.models)) }
+        // `**`: a model id may contain a slash (`org/model`).
+        router.get("/v1/models/**") { _, context in
+            try model(context.parameters.getCatchAll().joined(separator: "/"), gateway)
+        }
+    }
+
+    static func chatCompletions(_ request: Request, _ gateway: Gateway) async throws -> Response {
+        let body = try await gateway.decode(OpenAIChatRequest.self, from: request, .openAI)
+        let model = try gateway.model(body.model, .openAI)
+        let generation = try OpenAIAdapter.generationRequest(body, model: .init(model))
+        let envelope = envelope(prefix: "chatcmpl", model: body.model ?? model.name, gateway)
+        let events = try await gateway.generate(generation, on: model, api: api, .openAI)
+        if body.stream {
+            return OpenAIResponses.stream(
+                events, through: OpenAIChatStreamTranscoder(envelope: envelope, includeUsage: body.includeUsage))
+        }
+        return try OpenAIResponses.json(OpenAIAdapter.chatCompletion(try await OpenAIResponses.collect(events), envelope))
+    }
+
+    static func completions(_ request: Request, _ gateway: Gateway) async throws -> Response {
+        let body = try await gateway.decode(OpenAICompletionRequest.self, from: request, .openAI)
+        let model = try gateway.model(body.model, .openAI)
+        let generation = try OpenAIAdapter.generationRequest(body)
+        let envelope = envelope(prefix: "cmpl", model: body.model ?? model.name, gateway)
+        let events = try await gateway.generate(generation, on: model, api: api, .openAI)
+        if body.stream {
+            return OpenAIResponses.stream(
+                events, through: OpenAICompletionStreamTranscoder(envelope: envelope, includeUsage: body.includeUsage))
+        }
+        return try OpenAIResponses.json(OpenAIAdapter.textCompletion(try await OpenAIResponses.collect(events), envelope))
+    }
+
+    static func embeddings(_ request: Request, _ gateway: Gateway) async throws -> Response {
+        let body = try await gateway.decode(OpenAIEmbeddingsRequest.self, from: request, .openAI)
+        let model = try gateway.model(body.model, .openAI)
+        let (texts, encoding) = try OpenAIAdapter.embeddingInputs(body)
+        let result: Embeddings
+        do {
+            result = try await model.engine.embed(texts)
+        } catch {
+            let apiError = OpenAIAdapter.failure(thrown: error)
+            gateway.metrics.request(model: model.name, api: api, status: Int(apiError.status.code))
+            throw apiError
+        }
+        gateway.metrics.request(model: model.name, api: api, status: 200)
+        gateway.metrics.tokens(model: model.name, api: api, prompt: result.promptTokens, completion: 0)
+        return try OpenAIResponses.json(OpenAIAdapter.embeddings(result, model: body.model ?? model.name, encoding: encoding))
+    }
+
+    /// One model by name or alias; the entry names what the client asked for, in the list's spelling.
+    static func model(_ requested: String, _ gateway: Gateway) throws -> Response {
+        let id = requested.removingPercentEncoding ?? requested
+        guard let model = gateway.registry.resolve(id) else { throw APIError.modelNotFound(id, .openAI) }
+        let key = ModelRegistry.lookupKey(id)
+        let listed = ([model.name] + model.aliases).first { ModelRegistry.lookupKey($0) == key } ?? model.name
+        return try OpenAIResponses.json(OpenAIAdapter.model(listed, of: model))
+    }
+
+    static func envelope(prefix: String, model: String, _ gateway: Gateway) -> OpenAIEnvelope {
+        OpenAIEnvelope(
+            id: "\(prefix)-\(OpenAIEnvelope.randomSuffix())", created: Int(Date().timeIntervalSince1970), model: model,
+            systemFingerprint: "rockchipllama-\(gateway.version)")
+    }
 }

@@ -1,0 +1,113 @@
+internal import Engine
+
+/// A transcoder from generation events to one endpoint's stream chunks (chat or text completions).
+protocol OpenAIStreamTranscoding: Sendable {
+    associatedtype Chunk: Encodable & Sendable
+    /// A chunk to send before the first event, if the format has one.
+    func opening() -> Chunk?
+    mutating func items(for event: GenerationEvent) -> [OpenAIStreamItem<Chunk>]
+}
+
+/// One SSE event of an answer: a chunk, or the error that ends it (sent as `data: {"error": {...}}`).
+enum OpenAIStreamItem<Chunk: Encodable & Sendable>: Sendable {
+    case chunk(Chunk)
+    case error(APIError)
+}
+
+/// Turns a generation's events into `chat.completion.chunk`s, in order: the role chunk, content /
+/// reasoning_content / tool_calls deltas, a chunk with finish_reason, then (with include_usage) a chunk with
+/// empty choices and the usage. `[DONE]` is the transport's business.
+struct OpenAIChatStreamTranscoder: OpenAIStreamTranscoding {
+    let envelope: OpenAIEnvelope
+    let includeUsage: Bool
+    private var toolCalls = 0
+
+    init(envelope: OpenAIEnvelope, includeUsage: Bool) {
+        self.envelope = envelope
+        self.includeUsage = includeUsage
+    }
+
+    /// The first chunk, sent before the model produces anything so clients see the answer start.
+    func opening() -> OpenAIChatChunk? {
+        chunk(OpenAIDelta(role: "assistant", content: ""))
+    }
+
+    mutating func items(for event: GenerationEvent) -> [OpenAIStreamItem<OpenAIChatChunk>] {
+        switch event {
+        case .text(let text, _) where text.isEmpty: return []
+        case .text(let text, .content): return [.chunk(chunk(OpenAIDelta(content: text)))]
+        case .text(let text, .reasoning): return [.chunk(chunk(OpenAIDelta(reasoningContent: text)))]
+        case .toolCall(let call):
+            // A call arrives whole, so one delta carries id, name and all the arguments.
+            let delta = OpenAIToolCallOut(
+                index: toolCalls, id: envelope.toolCallID(toolCalls), name: call.name, arguments: call.arguments)
+            toolCalls += 1
+            return [.chunk(chunk(OpenAIDelta(toolCalls: [delta])))]
+        case .done(let completion):
+            if let error = OpenAIAdapter.failure(of: completion) { return [.error(error)] }
+            var items: [OpenAIStreamItem<OpenAIChatChunk>] = [
+                .chunk(
+                    chunk(
+                        OpenAIDelta(),
+                        finishReason: OpenAIAdapter.finishReason(completion.reason, calledTools: toolCalls > 0)))
+            ]
+            if includeUsage {
+                items.append(
+                    .chunk(
+                        OpenAIChatChunk(
+                            id: envelope.id, created: envelope.created, model: envelope.model,
+                            systemFingerprint: envelope.systemFingerprint, choice: nil,
+                            usage: .some(OpenAIAdapter.usage(completion.usage)))))
+            }
+            return items
+        }
+    }
+
+    private func chunk(_ delta: OpenAIDelta, finishReason: String? = nil) -> OpenAIChatChunk {
+        OpenAIChatChunk(
+            id: envelope.id, created: envelope.created, model: envelope.model, systemFingerprint: envelope.systemFingerprint,
+            choice: .init(delta: delta, finishReason: finishReason), usage: includeUsage ? .some(nil) : nil)
+    }
+}
+
+/// The same for `/v1/completions`: `text_completion` chunks with `choices[0].text`, a last one with
+/// finish_reason, then the usage chunk when asked for.
+struct OpenAICompletionStreamTranscoder: OpenAIStreamTranscoding {
+    let envelope: OpenAIEnvelope
+    let includeUsage: Bool
+
+    init(envelope: OpenAIEnvelope, includeUsage: Bool) {
+        self.envelope = envelope
+        self.includeUsage = includeUsage
+    }
+
+    func opening() -> OpenAITextCompletion? { nil }
+
+    func items(for event: GenerationEvent) -> [OpenAIStreamItem<OpenAITextCompletion>] {
+        switch event {
+        case .text(let text, _) where text.isEmpty: return []
+        case .text(let text, _): return [.chunk(chunk(text))]
+        case .toolCall: return []  // completions never ask for tools
+        case .done(let completion):
+            if let error = OpenAIAdapter.failure(of: completion) { return [.error(error)] }
+            var items: [OpenAIStreamItem<OpenAITextCompletion>] = [
+                .chunk(chunk("", finishReason: OpenAIAdapter.finishReason(completion.reason, calledTools: false)))
+            ]
+            if includeUsage {
+                items.append(
+                    .chunk(
+                        OpenAITextCompletion(
+                            id: envelope.id, created: envelope.created, model: envelope.model,
+                            systemFingerprint: envelope.systemFingerprint, choice: nil,
+                            usage: .some(OpenAIAdapter.usage(completion.usage)))))
+            }
+            return items
+        }
+    }
+
+    private func chunk(_ text: String, finishReason: String? = nil) -> OpenAITextCompletion {
+        OpenAITextCompletion(
+            id: envelope.id, created: envelope.created, model: envelope.model, systemFingerprint: envelope.systemFingerprint,
+            choice: .init(text: text, finishReason: finishReason), usage: includeUsage ? .some(nil) : nil)
+    }
+}

@@ -1,0 +1,400 @@
+internal import Foundation
+
+// What clients send, decoded leniently: only the fields the gateway reads (unknown ones are ignored), every
+// field optional so that validation (in the adapter) can answer with a message and a `param`, not a decoding
+// error.
+
+/// The sampling fields `/v1/chat/completions` and `/v1/completions` share, OpenAI's and the llama.cpp
+/// extensions (`top_k`, `min_p`, `repeat_penalty`, `repeat_last_n`), read from the request's top level.
+struct OpenAISamplingFields: Sendable, Equatable {
+    var temperature: Double?
+    var topP: Double?
+    var frequencyPenalty: Double?
+    var presencePenalty: Double?
+    var seed: Int64?
+    var topK: Int64?
+    var minP: Double?
+    var repeatPenalty: Double?
+    var repeatLastN: Int64?
+
+    private enum CodingKeys: String, CodingKey {
+        case temperature, seed
+        case topP = "top_p"
+        case frequencyPenalty = "frequency_penalty"
+        case presencePenalty = "presence_penalty"
+        case topK = "top_k"
+        case minP = "min_p"
+        case repeatPenalty = "repeat_penalty"
+        case repeatLastN = "repeat_last_n"
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
+        topP = try c.decodeIfPresent(Double.self, forKey: .topP)
+        frequencyPenalty = try c.decodeIfPresent(Double.self, forKey: .frequencyPenalty)
+        presencePenalty = try c.decodeIfPresent(Double.self, forKey: .presencePenalty)
+        seed = try c.decodeOpenAIInt(forKey: .seed)
+        topK = try c.decodeOpenAIInt(forKey: .topK)
+        minP = try c.decodeIfPresent(Double.self, forKey: .minP)
+        repeatPenalty = try c.decodeIfPresent(Double.self, forKey: .repeatPenalty)
+        repeatLastN = try c.decodeOpenAIInt(forKey: .repeatLastN)
+    }
+}
+
+/// `POST /v1/chat/completions`.
+struct OpenAIChatRequest: Decodable, Sendable {
+    var model: String?
+    var messages: [OpenAIMessage]
+    var stream = false
+    var includeUsage = false
+    var sampling = OpenAISamplingFields()
+    /// `max_completion_tokens`, else the deprecated `max_tokens`.
+    var maxTokens: Int64?
+    var stop: [String] = []
+    var n: Int64?
+    var logprobs: Bool?
+    var topLogprobs: Int64?
+    var logitBias: [String: OpenAIJSON]?
+    var tools: [OpenAITool]?
+    var toolChoice: OpenAIJSON?
+    var responseFormat: OpenAIResponseFormat?
+    /// `none` turns thinking off; `minimal`/`low`/`medium`/`high` turn it on (no budget is enforced).
+    var reasoningEffort: String?
+    /// llama.cpp's `chat_template_kwargs.enable_thinking`.
+    var enableThinking: Bool?
+
+    private enum CodingKeys: String, CodingKey {
+        case model, messages, stream, stop, n, logprobs, tools
+        case streamOptions = "stream_options"
+        case maxTokens = "max_tokens"
+        case maxCompletionTokens = "max_completion_tokens"
+        case topLogprobs = "top_logprobs"
+        case logitBias = "logit_bias"
+        case toolChoice = "tool_choice"
+        case responseFormat = "response_format"
+        case reasoningEffort = "reasoning_effort"
+        case chatTemplateKwargs = "chat_template_kwargs"
+    }
+
+    private struct StreamOptions: Decodable {
+        var includeUsage: Bool?
+        private enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+    }
+
+    private struct TemplateKwargs: Decodable {
+        var enableThinking: Bool?
+        private enum CodingKeys: String, CodingKey { case enableThinking = "enable_thinking" }
+    }
+
+    init(model: String?, messages: [OpenAIMessage]) {
+        self.model = model
+        self.messages = messages
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        messages = try c.decode([OpenAIMessage].self, forKey: .messages)
+        stream = try c.decodeIfPresent(Bool.self, forKey: .stream) ?? false
+        includeUsage = try c.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)?.includeUsage ?? false
+        sampling = try OpenAISamplingFields(from: decoder)
+        maxTokens = try c.decodeOpenAIInt(forKey: .maxCompletionTokens) ?? c.decodeOpenAIInt(forKey: .maxTokens)
+        stop = try c.decodeOpenAIStrings(forKey: .stop) ?? []
+        n = try c.decodeOpenAIInt(forKey: .n)
+        logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
+        topLogprobs = try c.decodeOpenAIInt(forKey: .topLogprobs)
+        logitBias = try c.decodeIfPresent([String: OpenAIJSON].self, forKey: .logitBias)
+        tools = try c.decodeIfPresent([OpenAITool].self, forKey: .tools)
+        toolChoice = try c.decodeIfPresent(OpenAIJSON.self, forKey: .toolChoice)
+        responseFormat = try c.decodeIfPresent(OpenAIResponseFormat.self, forKey: .responseFormat)
+        reasoningEffort = try c.decodeIfPresent(String.self, forKey: .reasoningEffort)
+        enableThinking = try c.decodeIfPresent(TemplateKwargs.self, forKey: .chatTemplateKwargs)?.enableThinking
+    }
+}
+
+/// One message of `messages`. `content` is a string, a list of parts, or null (an assistant turn that only
+/// called tools).
+struct OpenAIMessage: Decodable, Sendable, Equatable {
+    var role: String
+    var content: [OpenAIContentPart]?
+    var name: String?
+    var toolCalls: [OpenAIToolCallIn]?
+    var toolCallID: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case role, content, name
+        case toolCalls = "tool_calls"
+        case toolCallID = "tool_call_id"
+    }
+
+    init(
+        role: String, content: [OpenAIContentPart]?, name: String? = nil, toolCalls: [OpenAIToolCallIn]? = nil,
+        toolCallID: String? = nil
+    ) {
+        self.role = role
+        self.content = content
+        self.name = name
+        self.toolCalls = toolCalls
+        self.toolCallID = toolCallID
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        role = try c.decode(String.self, forKey: .role)
+        if try !c.contains(.content) || c.decodeNil(forKey: .content) {
+            content = nil
+        } else if let text = try? c.decode(String.self, forKey: .content) {
+            content = [.text(text)]
+        } else {
+            content = try c.decode([OpenAIContentPart].self, forKey: .content)
+        }
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        toolCalls = try c.decodeIfPresent([OpenAIToolCallIn].self, forKey: .toolCalls)
+        toolCallID = try c.decodeIfPresent(String.self, forKey: .toolCallID)
+    }
+}
+
+/// A content part. Kinds the gateway cannot use (`input_audio`, `file`, …) are kept by name so the adapter
+/// can refuse them by name.
+enum OpenAIContentPart: Decodable, Sendable, Equatable {
+    case text(String)
+    /// `image_url.url` (a `data:` URI or an http(s) URL).
+    case imageURL(String)
+    case other(type: String)
+
+    private enum CodingKeys: String, CodingKey {
+        case type, text
+        case imageURL = "image_url"
+    }
+
+    private struct ImageURL: Decodable {
+        var url: String
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let type = try c.decode(String.self, forKey: .type)
+        switch type {
+        case "text", "input_text":
+            self = .text(try c.decode(String.self, forKey: .text))
+        case "image_url":
+            // Some clients send `image_url` as the URL string itself.
+            if let url = try? c.decode(String.self, forKey: .imageURL) {
+                self = .imageURL(url)
+            } else {
+                self = .imageURL(try c.decode(ImageURL.self, forKey: .imageURL).url)
+            }
+        default:
+            self = .other(type: type)
+        }
+    }
+}
+
+/// A tool call in an earlier assistant turn. `arguments` is a JSON string by the spec; some clients send the
+/// object itself.
+struct OpenAIToolCallIn: Decodable, Sendable, Equatable {
+    var id: String?
+    var name: String
+    var arguments: OpenAIJSON?
+
+    private enum CodingKeys: String, CodingKey { case id, function }
+    private struct Function: Decodable {
+        var name: String
+        var arguments: OpenAIJSON?
+    }
+
+    init(id: String?, name: String, arguments: OpenAIJSON?) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(String.self, forKey: .id)
+        let function = try c.decode(Function.self, forKey: .function)
+        name = function.name
+        arguments = function.arguments
+    }
+}
+
+/// `{"type": "function", "function": {"name", "description", "parameters"}}`.
+struct OpenAITool: Decodable, Sendable, Equatable {
+    var type: String
+    var name: String
+    var description: String?
+    var parameters: OpenAIJSON?
+
+    private enum CodingKeys: String, CodingKey { case type, function }
+    private struct Function: Decodable {
+        var name: String
+        var description: String?
+        var parameters: OpenAIJSON?
+    }
+
+    init(name: String, description: String? = nil, parameters: OpenAIJSON? = nil) {
+        self.type = "function"
+        self.name = name
+        self.description = description
+        self.parameters = parameters
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decodeIfPresent(String.self, forKey: .type) ?? "function"
+        let function = try c.decode(Function.self, forKey: .function)
+        name = function.name
+        description = function.description
+        parameters = function.parameters
+    }
+}
+
+/// `{"type": "text" | "json_object" | "json_schema", "json_schema": {"name", "schema", "strict"}}`, plus
+/// llama.cpp's `{"type": "json_object", "schema": {...}}`.
+struct OpenAIResponseFormat: Decodable, Sendable, Equatable {
+    var type: String
+    var schema: OpenAIJSON?
+    /// Whether a `json_schema` object was present (its `schema` is optional in the spec).
+    var hasJSONSchema = false
+
+    private enum CodingKeys: String, CodingKey {
+        case type, schema
+        case jsonSchema = "json_schema"
+    }
+    private struct JSONSchema: Decodable {
+        var schema: OpenAIJSON?
+    }
+
+    init(type: String, schema: OpenAIJSON? = nil, hasJSONSchema: Bool = false) {
+        self.type = type
+        self.schema = schema
+        self.hasJSONSchema = hasJSONSchema
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decode(String.self, forKey: .type)
+        if let wrapped = try c.decodeIfPresent(JSONSchema.self, forKey: .jsonSchema) {
+            hasJSONSchema = true
+            schema = wrapped.schema
+        } else {
+            schema = try c.decodeIfPresent(OpenAIJSON.self, forKey: .schema)
+        }
+    }
+}
+
+/// `POST /v1/completions`.
+struct OpenAICompletionRequest: Decodable, Sendable {
+    /// A string, or a list of them; token lists are kept apart so they can be refused by name.
+    enum Prompt: Sendable, Equatable {
+        case texts([String])
+        case tokens
+    }
+
+    var model: String?
+    var prompt: Prompt?
+    var stream = false
+    var includeUsage = false
+    var sampling = OpenAISamplingFields()
+    var maxTokens: Int64?
+    var stop: [String] = []
+    var n: Int64?
+    var bestOf: Int64?
+    var echo: Bool?
+    var suffix: String?
+    var logprobs: Int64?
+    var logitBias: [String: OpenAIJSON]?
+
+    private enum CodingKeys: String, CodingKey {
+        case model, prompt, stream, stop, n, echo, suffix, logprobs
+        case streamOptions = "stream_options"
+        case maxTokens = "max_tokens"
+        case bestOf = "best_of"
+        case logitBias = "logit_bias"
+    }
+
+    private struct StreamOptions: Decodable {
+        var includeUsage: Bool?
+        private enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+    }
+
+    init(model: String?, prompt: Prompt?) {
+        self.model = model
+        self.prompt = prompt
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        if try !c.contains(.prompt) || c.decodeNil(forKey: .prompt) {
+            prompt = nil
+        } else if let text = try? c.decode(String.self, forKey: .prompt) {
+            prompt = .texts([text])
+        } else if let texts = try? c.decode([String].self, forKey: .prompt) {
+            prompt = .texts(texts)
+        } else if (try? c.decode([Int].self, forKey: .prompt)) != nil || (try? c.decode([[Int]].self, forKey: .prompt)) != nil {
+            prompt = .tokens
+        } else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .prompt, in: c, debugDescription: "expected a string or a list of strings")
+        }
+        stream = try c.decodeIfPresent(Bool.self, forKey: .stream) ?? false
+        includeUsage = try c.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)?.includeUsage ?? false
+        sampling = try OpenAISamplingFields(from: decoder)
+        maxTokens = try c.decodeOpenAIInt(forKey: .maxTokens)
+        stop = try c.decodeOpenAIStrings(forKey: .stop) ?? []
+        n = try c.decodeOpenAIInt(forKey: .n)
+        bestOf = try c.decodeOpenAIInt(forKey: .bestOf)
+        echo = try c.decodeIfPresent(Bool.self, forKey: .echo)
+        suffix = try c.decodeIfPresent(String.self, forKey: .suffix)
+        logprobs = try c.decodeOpenAIInt(forKey: .logprobs)
+        logitBias = try c.decodeIfPresent([String: OpenAIJSON].self, forKey: .logitBias)
+    }
+}
+
+/// `POST /v1/embeddings`.
+struct OpenAIEmbeddingsRequest: Decodable, Sendable {
+    enum Input: Sendable, Equatable {
+        case texts([String])
+        case tokens
+    }
+
+    var model: String?
+    var input: Input
+    var encodingFormat: String?
+    var dimensions: Int64?
+
+    private enum CodingKeys: String, CodingKey {
+        case model, input, dimensions
+        case encodingFormat = "encoding_format"
+    }
+
+    init(model: String?, input: Input, encodingFormat: String? = nil) {
+        self.model = model
+        self.input = input
+        self.encodingFormat = encodingFormat
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        if let text = try? c.decode(String.self, forKey: .input) {
+            input = .texts([text])
+        } else if let texts = try? c.decode([String].self, forKey: .input) {
+            input = .texts(texts)
+        } else if (try? c.decode([Int].self, forKey: .input)) != nil || (try? c.decode([[Int]].self, forKey: .input)) != nil {
+            input = .tokens
+        } else if !c.contains(.input) {
+            throw DecodingError.keyNotFound(
+                CodingKeys.input, .init(codingPath: c.codingPath, debugDescription: "input is required"))
+        } else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .input, in: c, debugDescription: "expected a string, a list of strings or token lists")
+        }
+        encodingFormat = try c.decodeIfPresent(String.self, forKey: .encodingFormat)
+        dimensions = try c.decodeOpenAIInt(forKey: .dimensions)
+    }
+}

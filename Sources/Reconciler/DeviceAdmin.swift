@@ -1,0 +1,67 @@
+public import Engine
+public import Foundation
+public import Gateway
+public import Manifest
+internal import Worker
+
+/// The admin API's view of the device: the applied manifest, its workers, endpoints and caches.
+public struct DeviceAdmin: AdminSource {
+    public let manifest: ResolvedManifest
+    public let supervisor: WorkerSupervisor
+
+    public init(manifest: ResolvedManifest, supervisor: WorkerSupervisor) {
+        self.manifest = manifest
+        self.supervisor = supervisor
+    }
+
+    struct Status: Encodable {
+        struct Model: Encodable {
+            var name: String
+            var aliases: [String]
+            var engine: String
+            var context: Int
+            var worker: WorkerState
+            var promptCaches: [String]
+        }
+
+        var manifest: String
+        var soc: String
+        var clocks: String
+        var models: [Model]
+        var endpoints: [ResolvedEndpoint]
+    }
+
+    public func status() async -> Data {
+        var models: [Status.Model] = []
+        for model in manifest.models {
+            let worker = await supervisor.state(of: model.name)
+            let caches = worker.running ? await supervisor.client(for: model.name).status().promptCaches : []
+            models.append(
+                Status.Model(
+                    name: model.name, aliases: model.aliases, engine: model.engine.rawValue, context: model.context,
+                    worker: worker,
+                    promptCaches: caches))
+        }
+        let status = Status(
+            manifest: manifest.name, soc: manifest.soc.rawValue, clocks: manifest.clocks.rawValue, models: models,
+            endpoints: manifest.endpoints)
+        return (try? JSONEncoder.state.encode(status)) ?? Data()
+    }
+
+    public func promptCaches() async -> [String: [String]] {
+        var caches: [String: [String]] = [:]
+        for model in manifest.models { caches[model.name] = await supervisor.client(for: model.name).status().promptCaches }
+        return caches
+    }
+
+    public func buildPromptCache(model: String, name: String, system: String) async throws -> PromptCacheInfo {
+        try await supervisor.client(for: model).buildPromptCache(name: name, system: system)
+    }
+}
+
+/// A worker as the supervisor sees it.
+public struct WorkerState: Codable, Sendable, Equatable {
+    public var running: Bool
+    public var pid: Int32?
+    public var restarts: Int
+}

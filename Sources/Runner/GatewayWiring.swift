@@ -1,0 +1,94 @@
+import Engine
+import Foundation
+import Gateway
+import Hummingbird
+import Logging
+import Manifest
+import Reconciler
+import Worker
+
+/// Builds one gateway server per manifest endpoint, each routing to the supervisor's workers.
+enum GatewayWiring {
+    static func applications(for manifest: ResolvedManifest, supervisor: WorkerSupervisor, logger: Logger) async throws
+        -> [any ApplicationProtocol]
+    {
+        let metrics = GatewayMetrics()
+        let admin = DeviceAdmin(manifest: manifest, supervisor: supervisor)
+        var applications: [any ApplicationProtocol] = []
+        for endpoint in manifest.endpoints {
+            var models: [ServedModel] = []
+            for name in endpoint.models {
+                guard let model = manifest.model(named: name) else { continue }
+                models.append(servedModel(model, client: await supervisor.client(for: model.name)))
+            }
+            let tokens = try endpoint.tokensFile.map { try BearerTokens(contentsOf: $0) }
+            let server = GatewayServer.Endpoint(
+                name: endpoint.name, address: bindAddress(endpoint.listen),
+                apis: Set(endpoint.apis.compactMap { GatewayServer.Endpoint.API(rawValue: $0.rawValue) }), tokens: tokens,
+                corsOrigins: endpoint.corsOrigins)
+            let gateway = Gateway(
+                registry: ModelRegistry(models), limits: Gateway.Limits(maxBodyBytes: endpoint.maxBodyBytes), metrics: metrics,
+                version: RunnerVersion.current)
+            var endpointLogger = logger
+            endpointLogger[metadataKey: "endpoint"] = .string(endpoint.name)
+            applications.append(
+                GatewayServer.application(endpoint: server, gateway: gateway, admin: admin, logger: endpointLogger))
+        }
+        return applications
+    }
+
+    static func bindAddress(_ listen: ListenAddress) -> BindAddress {
+        switch listen {
+        case .tcp(let host, let port): .hostname(host, port: port)
+        case .unix(let path): .unixDomainSocket(path: path)
+        }
+    }
+
+    static func servedModel(_ model: ResolvedModel, client: WorkerClient) -> ServedModel {
+        let file: String? = if case .local(let path) = model.source { path } else { nil }
+        let attributes = file.flatMap { try? FileManager.default.attributesOfItem(atPath: $0) }
+        let facts = ModelFacts(fileName: model.source.fileName ?? model.name)
+        var capabilities = ["completion", "embedding"]
+        if model.thinking != .off { capabilities.append("thinking") }
+        capabilities.append("tools")
+        return ServedModel(
+            name: model.name, aliases: model.aliases, engineKind: model.engine.rawValue, context: model.context,
+            sizeBytes: (attributes?[.size] as? NSNumber)?.int64Value ?? 0,
+            modifiedAt: attributes?[.modificationDate] as? Date ?? Date(timeIntervalSince1970: 0),
+            digest: { if case .huggingface(_, _, _, let sha) = model.source { sha } else { nil } }(),
+            family: facts.family, quantization: facts.quantization, parameterSize: facts.parameterSize,
+            capabilities: capabilities,
+            defaults: Sampling(model.sampling), maxTokens: model.maxTokens, engine: client,
+            isReady: { (try? await client.health()) != nil })
+    }
+}
+
+/// What a model file's name says about it, for the APIs' model details.
+struct ModelFacts {
+    var family = ""
+    var quantization = ""
+    var parameterSize = ""
+
+    init(fileName: String) {
+        let stem = fileName.split(separator: "/").last.map(String.init) ?? fileName
+        let tokens = stem.split(whereSeparator: { "-_.".contains($0) }).map(String.init)
+        family = tokens.first.map { String($0.lowercased().prefix { $0.isLetter }) } ?? ""
+        if let size = tokens.first(where: { $0.range(of: #"^\d+(\.\d+)?[MmBb]$"#, options: .regularExpression) != nil }) {
+            parameterSize = size.uppercased()
+        }
+        let quantizationPatterns = [#"^[IiQqFf]\w*\d"#, #"^[Ww]\d+[Aa]\d+"#]
+        if let dot = stem.range(of: ".", options: .backwards) {
+            let beforeExtension = String(stem[..<dot.lowerBound])
+            if let quant = beforeExtension.split(separator: ".").last.map(String.init), beforeExtension.contains("."),
+                quantizationPatterns.contains(where: { quant.range(of: $0, options: .regularExpression) != nil })
+            {
+                quantization = quant.uppercased()
+            }
+        }
+        if quantization.isEmpty,
+            let quant = tokens.first(where: { $0.range(of: #"^[Ww]\d+[Aa]\d+$"#, options: .regularExpression) != nil })
+        {
+            quantization = quant.uppercased()
+        }
+    }
+}

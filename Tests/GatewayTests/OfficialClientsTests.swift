@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+/// The official `openai` and `ollama` Python packages (installed into .deps/ by `make setup`) against the
+/// gateway on the real model: what users' tools parse is what matters.
+struct OfficialClientsTests {
+    static let python = LiveGateway.packageRoot + "/.deps/venv/bin/python"
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Clients/official_clients.py"
+    ).path
+
+    @Test func officialClientsParseWhatTheGatewaySends() async throws {
+        try await LiveGateway.with { base, _ in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.python)
+            process.arguments = [Self.script, base]
+            let output = Pipe()
+            let errors = Pipe()
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(stderr)")
+            let result = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(stderr)")
+
+            let chat = try #require(result["openai_chat"] as? [String: Any])
+            let content = try #require(chat["content"] as? String)
+            #expect(content.contains("Paris"))
+            #expect(chat["model"] as? String == "smollm2")
+            #expect((chat["prompt_tokens"] as? Int ?? 0) > 0 && (chat["completion_tokens"] as? Int ?? 0) > 0)
+            let stream = try #require(result["openai_stream"] as? [String: Any])
+            #expect(stream["content"] as? String == content)
+            #expect(stream["completion_tokens"] as? Int == chat["completion_tokens"] as? Int)
+            #expect(result["openai_models"] as? [String] == ["default", "smollm2", "smollm2-135m-instruct"])
+            #expect((result["openai_embeddings"] as? [Int])?.count == 2)
+            #expect(((result["openai_embeddings"] as? [Int])?.first ?? 0) > 0)
+            #expect((result["openai_completion"] as? String)?.isEmpty == false)
+            #expect(result["openai_not_found"] as? Int == 404)
+
+            let ollamaChat = try #require(result["ollama_chat"] as? [String: Any])
+            #expect(ollamaChat["content"] as? String == content)
+            #expect((ollamaChat["eval_count"] as? Int ?? 0) > 0)
+            #expect(result["ollama_stream"] as? String == content)
+            #expect((result["ollama_tags"] as? [String])?.contains("smollm2-135m-instruct:latest") == true)
+            let show = try #require(result["ollama_show"] as? [String: Any])
+            #expect((show["capabilities"] as? [String])?.contains("completion") == true)
+            #expect((result["ollama_generate"] as? [String: Any])?["done"] as? Bool == true)
+            #expect((result["ollama_embed"] as? [Int])?.count == 2)
+            #expect(result["ollama_not_found"] as? Int == 404)
+        }
+    }
+}
