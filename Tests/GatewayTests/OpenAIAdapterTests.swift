@@ -1,9 +1,9 @@
 import Engine
 import Foundation
+import Hummingbird
 import Testing
 
 @testable import Gateway
-import Hummingbird
 
 /// The OpenAI adapter on its own: wire requests to canonical requests, canonical events to wire answers,
 /// compared as golden JSON with sorted keys.

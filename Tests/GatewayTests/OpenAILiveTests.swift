@@ -159,6 +159,48 @@ import Testing
         }
     }
 
+    @Test func jsonObjectFormatConstrainsTheAnswer() async throws {
+        try await LiveGateway.with(apis: [.openai]) { base, _ in
+            let messages = #"[{"role": "user", "content": "Give the capital of France as JSON with the key city."}]"#
+            let response = try await LiveGateway.send(
+                .post, base + "/v1/chat/completions",
+                json: Self.chatBody(#""max_tokens": 48, "response_format": {"type": "json_object"}"#, messages: messages))
+            let object = try OpenAITest.object(response.body)
+            let content = try #require(Self.content(object), "\(response.body)")
+            if Self.choice(object)?["finish_reason"] as? String == "stop" {
+                #expect(throws: Never.self, "a finished answer is one JSON object: \(content)") {
+                    _ = try OpenAITest.object(content)
+                }
+            } else {
+                #expect(content.trimmingCharacters(in: .whitespaces).hasPrefix("{"), "\(content)")
+            }
+        }
+    }
+
+    @Test func toolsAreAcceptedAndTheAnswerIsWellFormed() async throws {
+        try await LiveGateway.with(apis: [.openai]) { base, _ in
+            let tools =
+                #""tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "#
+                + #""parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]"#
+            let messages = #"[{"role": "user", "content": "What is the weather in Paris?"}]"#
+            let response = try await LiveGateway.send(
+                .post, base + "/v1/chat/completions", json: Self.chatBody(#""max_tokens": 40, \#(tools)"#, messages: messages))
+            #expect(response.status == 200, "\(response.body)")
+            let choice = try #require(Self.choice(try OpenAITest.object(response.body)))
+            let finish = choice["finish_reason"] as? String
+            #expect(["stop", "length", "tool_calls"].contains(finish))
+            let message = try #require(choice["message"] as? [String: Any])
+            if finish == "tool_calls" {
+                let calls = try #require(message["tool_calls"] as? [[String: Any]])
+                let function = try #require(calls.first?["function"] as? [String: Any])
+                #expect(function["name"] as? String == "get_weather")
+                #expect((function["arguments"] as? String).map { (try? OpenAITest.object($0)) != nil } == true)
+            } else {
+                #expect(message["content"] is String)
+            }
+        }
+    }
+
     // MARK: Refusals and errors
 
     @Test func refusalsHaveOpenAIShape() async throws {
@@ -220,7 +262,8 @@ import Testing
     // MARK: Disconnects
 
     @Test func clientThatLeavesCancelsItsGeneration() async throws {
-        try await LiveGateway.with(apis: [.openai]) { base, gateway in
+        let probe = ProbedEngine(try await LiveGateway.engine.value)
+        try await OpenAITest.serve(probe) { base, gateway in
             var request = HTTPClientRequest(url: base + "/v1/chat/completions")
             request.method = .POST
             request.headers.add(name: "content-type", value: "application/json")
@@ -240,11 +283,12 @@ import Testing
             #expect(!received.contains("[DONE]"))
             let clock = ContinuousClock()
             let start = clock.now
-            while Self.inFlight(gateway) > 0, clock.now - start < .seconds(5) { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(Self.inFlight(gateway) == 0, "the generation stops when its client goes away")
-            #expect(clock.now - start < .seconds(3))
+            while Self.inFlight(gateway) > 0, clock.now - start < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(Self.inFlight(gateway) == 0, "the request is released when its client goes away")
+            #expect(probe.recorded == [.cancelled], "the generation was cancelled, not run to its end")
             let next = try await LiveGateway.send(.post, base + "/v1/chat/completions", json: Self.chatBody(#""max_tokens": 4"#))
             #expect(next.status == 200)
+            #expect(probe.recorded == [.cancelled, .done(.length)])
         }
     }
 

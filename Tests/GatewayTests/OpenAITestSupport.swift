@@ -1,5 +1,9 @@
 import Engine
 import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
 import Testing
 
 @testable import Gateway
@@ -74,4 +78,84 @@ enum OpenAITest {
         }
         func shutdown() async {}
     }
+
+    /// Like `LiveGateway.with`, but serving `engine` (e.g. a `ProbedEngine` around the real one).
+    static func serve(
+        _ engine: any Engine, _ body: @Sendable (_ base: String, _ gateway: Gateway) async throws -> Void
+    ) async throws {
+        let gateway = Gateway(registry: ModelRegistry([LiveGateway.model(engine)]), version: "0.1.0-test")
+        let endpoint = GatewayServer.Endpoint(name: "test", address: .hostname("127.0.0.1", port: 0), apis: [.openai])
+        let app = Application(
+            router: GatewayServer.router(endpoint: endpoint, gateway: gateway),
+            configuration: .init(address: endpoint.address), logger: Logger(label: "openai-test"))
+        try await app.test(.live) { client in
+            guard let port = client.port else { throw CancellationError() }
+            try await body("http://127.0.0.1:\(port)", gateway)
+        }
+    }
+}
+
+/// Forwards to a real engine and records how each generation's stream ended for its consumer: after `done`,
+/// or cancelled before it (the consumer went away), which is what the disconnect test must see.
+final class ProbedEngine: Engine {
+    enum Ending: Sendable, Equatable {
+        case done(Completion.Reason)
+        case cancelled
+        case failed
+    }
+
+    /// The first ending of one generation wins: a stream cancelled after its `done` still ended with `done`.
+    final class Once: Sendable {
+        private let ending = Mutex<Ending?>(nil)
+        private let log: ProbedEngine
+
+        init(_ log: ProbedEngine) { self.log = log }
+
+        func record(_ value: Ending) {
+            let first = ending.withLock { current -> Bool in
+                guard current == nil else { return false }
+                current = value
+                return true
+            }
+            if first { log.endings.withLock { $0.append(value) } }
+        }
+    }
+
+    let base: any Engine
+    fileprivate let endings = Mutex<[Ending]>([])
+
+    init(_ base: any Engine) { self.base = base }
+
+    var recorded: [Ending] { endings.withLock { $0 } }
+
+    func generate(_ request: GenerationRequest) async throws -> AsyncThrowingStream<GenerationEvent, any Error> {
+        let upstream = try await base.generate(request)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self)
+        let once = Once(self)
+        let pump = Task {
+            do {
+                for try await event in upstream {
+                    if case .done(let completion) = event { once.record(.done(completion.reason)) }
+                    continuation.yield(event)
+                }
+                continuation.finish()
+            } catch {
+                once.record(.failed)
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { once.record(.cancelled) }
+            pump.cancel()
+        }
+        return stream
+    }
+
+    func embed(_ inputs: [String]) async throws -> Embeddings { try await base.embed(inputs) }
+    func tokenize(_ text: String) async throws -> [Int] { try await base.tokenize(text) }
+    func status() async -> EngineStatus { await base.status() }
+    func buildPromptCache(name: String, system: String, directory: String) async throws -> PromptCacheInfo {
+        try await base.buildPromptCache(name: name, system: system, directory: directory)
+    }
+    func shutdown() async {}
 }

@@ -52,6 +52,10 @@ enum OpenAIRoutes {
         let result: Embeddings
         do {
             result = try await model.engine.embed(texts)
+            // JSON has no NaN or infinity: an engine that produced them failed.
+            guard result.vectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+                throw EngineError(.decodeFailed, "the model produced non-finite embedding values")
+            }
         } catch {
             let apiError = OpenAIAdapter.failure(thrown: error)
             gateway.metrics.request(model: model.name, api: api, status: Int(apiError.status.code))
