@@ -97,6 +97,10 @@ final class LlamaRuntime: SteppedRuntime {
     }
 
     private func promptText(for request: GenerationRequest) throws(EngineError) -> String {
+        // Only "some JSON object" can be enforced (a fixed grammar); a schema would be silently ignored.
+        if request.responseFormat?.kind == .jsonSchema {
+            throw EngineError(.unsupported, "json_schema output is not supported by the llama.cpp engine; use a JSON object format")
+        }
         switch request.input {
         case .prompt(let text):
             if let name = request.promptCache, presets[name] == nil {

@@ -119,6 +119,20 @@ struct GatewayBasicsTests {
         }
     }
 
+    @Test func aJSONSchemaTheEngineCannotEnforceIsRefusedNotIgnored() async throws {
+        try await LiveGateway.with { base, _ in
+            let request = """
+                {"model":"smollm2","messages":[{"role":"user","content":"Age?"}],"max_tokens":8,
+                 "response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"object"}}}}
+                """
+            let refused = try await LiveGateway.send(.post, base + "/v1/chat/completions", json: request)
+            #expect(refused.status == 400 && refused.body.contains(#""code":"unsupported""#), "\(refused.body)")
+            let ollama = try await LiveGateway.send(
+                .post, base + "/api/chat", json: #"{"model":"smollm2","messages":[{"role":"user","content":"Age?"}],"format":{"type":"object"}}"#)
+            #expect(ollama.status == 400 && ollama.body.contains("json_schema output is not supported"), "\(ollama.body)")
+        }
+    }
+
     @Test func aFullQueueAnswers429WithRetryAfter() async throws {
         try await LiveGateway.with(limits: Gateway.Limits(maxInFlightPerModel: 1)) { base, _ in
             let long =
