@@ -142,7 +142,7 @@ import Testing
 
     @Test func formatSchemaAndThinkLevels() throws {
         let schema = try OllamaAdapter.responseFormat(
-            try OllamaTest.decode(OllamaJSON.self, #"{"type": "object", "properties": {"age": {"type": "integer"}}}"#))
+            try OllamaTest.decode(JSONValue.self, #"{"type": "object", "properties": {"age": {"type": "integer"}}}"#))
         #expect(
             schema == ResponseFormat(kind: .jsonSchema, schema: #"{"properties":{"age":{"type":"integer"}},"type":"object"}"#))
         #expect(try OllamaAdapter.responseFormat(.string("")) == nil)

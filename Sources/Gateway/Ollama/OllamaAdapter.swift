@@ -73,7 +73,7 @@ enum OllamaAdapter {
     }
 
     private static func request(
-        _ input: GenerationRequest.Input, options map: [String: OllamaJSON]?, format: OllamaJSON?, think: OllamaThink?,
+        _ input: GenerationRequest.Input, options map: [String: JSONValue]?, format: JSONValue?, think: OllamaThink?,
         tools: [ToolDefinition], model: OllamaModelTraits
     ) throws(OllamaAdapterError) -> GenerationRequest {
         let options = try OllamaOptions(map)
@@ -86,11 +86,11 @@ enum OllamaAdapter {
     // MARK: Fields
 
     /// `format`: `"json"` or a JSON schema object. The engine constrains the output (or refuses the request).
-    static func responseFormat(_ format: OllamaJSON?) throws(OllamaAdapterError) -> ResponseFormat? {
+    static func responseFormat(_ format: JSONValue?) throws(OllamaAdapterError) -> ResponseFormat? {
         switch format {
         case nil, .null?, .string("")?: return nil
         case .string("json")?: return ResponseFormat(kind: .jsonObject)
-        case .object(let schema)?: return ResponseFormat(kind: .jsonSchema, schema: OllamaJSON.object(schema).text)
+        case .object(let schema)?: return ResponseFormat(kind: .jsonSchema, schema: JSONValue.object(schema).jsonText)
         default: throw .invalid("'format' must be \"json\" or a JSON schema object")
         }
     }
@@ -137,7 +137,7 @@ enum OllamaAdapter {
         guard !wire.function.name.isEmpty else { throw .invalid("tools: every function needs a name") }
         return ToolDefinition(
             name: wire.function.name, description: wire.function.description ?? "",
-            parameters: wire.function.parameters.map(\.text) ?? "{}")
+            parameters: wire.function.parameters.map(\.jsonText) ?? "{}")
     }
 
     /// Arguments arrive as an object; the canonical call keeps JSON text. A string is taken as that text
@@ -147,7 +147,7 @@ enum OllamaAdapter {
         switch wire.function.arguments {
         case nil, .null?: arguments = "{}"
         case .string(let text)?: arguments = text
-        case let value?: arguments = value.text
+        case let value?: arguments = value.jsonText
         }
         return ToolCall(id: wire.id ?? fallbackID, name: wire.function.name, arguments: arguments)
     }

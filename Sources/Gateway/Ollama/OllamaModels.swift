@@ -56,12 +56,12 @@ enum OllamaModels {
 
     static func show(_ model: ServedModel) -> OllamaShowResponse {
         let architecture = model.family.isEmpty ? model.engineKind : model.family
-        var info: [String: OllamaJSON] = [
+        var info: [String: JSONValue] = [
             "general.architecture": .string(architecture),
             "general.basename": .string(model.name),
-            "\(architecture).context_length": .number(Double(model.context)),
+            "\(architecture).context_length": .integer(Int64(model.context)),
         ]
-        if let count = parameterCount(model.parameterSize) { info["general.parameter_count"] = .number(Double(count)) }
+        if let count = parameterCount(model.parameterSize) { info["general.parameter_count"] = .integer(Int64(count)) }
         let parameters = self.parameters(model)
         return OllamaShowResponse(
             modelfile: modelfile(model, parameters: parameters), parameters: parameters,

@@ -18,7 +18,7 @@ struct OllamaOptions: Sendable, Equatable {
     /// ignored, as Ollama does for unknown ones: load-time keys (`num_gpu`, `num_thread`, `num_batch`, `use_mmap`,
     /// ...) belong to the manifest here, and `typical_p`, `tfs_z`, `penalize_newline` have no sampler here (Ollama
     /// itself dropped the last two).
-    init(_ map: [String: OllamaJSON]?) throws(OllamaAdapterError) {
+    init(_ map: [String: JSONValue]?) throws(OllamaAdapterError) {
         guard let map else { return }
         var mirostatVersion: Int?
         var mirostatTau: Double?
@@ -73,13 +73,13 @@ struct OllamaOptions: Sendable, Equatable {
         }
     }
 
-    static func double(_ key: String, _ value: OllamaJSON) throws(OllamaAdapterError) -> Double {
-        guard case .number(let number) = value, number.isFinite else { throw .invalid("option '\(key)' must be a number") }
+    static func double(_ key: String, _ value: JSONValue) throws(OllamaAdapterError) -> Double {
+        guard let number = value.doubleValue, number.isFinite else { throw .invalid("option '\(key)' must be a number") }
         return number
     }
 
-    static func int(_ key: String, _ value: OllamaJSON) throws(OllamaAdapterError) -> Int {
-        guard case .number(let number) = value, number.rounded() == number, abs(number) < 9e15 else {
+    static func int(_ key: String, _ value: JSONValue) throws(OllamaAdapterError) -> Int {
+        guard let number = value.doubleValue, number.rounded() == number, abs(number) < 9e15 else {
             throw .invalid("option '\(key)' must be an integer")
         }
         return Int(number)

@@ -82,7 +82,7 @@ extension OllamaAdapter {
 
     static func wireToolCall(_ call: ToolCall, index: Int) -> OllamaToolCall {
         // Arguments the engine could not give as JSON are passed on as the text it had, not dropped.
-        let arguments = (try? OllamaJSON(text: call.arguments)) ?? .string(call.arguments)
+        let arguments = (try? JSONValue(text: call.arguments)) ?? .string(call.arguments)
         return OllamaToolCall(
             id: call.id.isEmpty ? nil : call.id,
             function: .init(index: index, name: call.name, arguments: arguments))

@@ -5,8 +5,8 @@ struct OllamaChatRequest: Sendable, Decodable {
     var model: String?
     var messages: [OllamaMessage]?
     var tools: [OllamaTool]?
-    var format: OllamaJSON?
-    var options: [String: OllamaJSON]?
+    var format: JSONValue?
+    var options: [String: JSONValue]?
     var stream: Bool?
     var keepAlive: OllamaKeepAlive?
     var think: OllamaThink?
@@ -32,9 +32,9 @@ struct OllamaGenerateRequest: Sendable, Decodable {
     var context: [Int]?
     var stream: Bool?
     var raw: Bool?
-    var format: OllamaJSON?
+    var format: JSONValue?
     var images: [String]?
-    var options: [String: OllamaJSON]?
+    var options: [String: JSONValue]?
     var keepAlive: OllamaKeepAlive?
     var think: OllamaThink?
     var truncate: Bool?
@@ -75,7 +75,7 @@ struct OllamaToolCall: Sendable, Codable, Equatable {
     struct Function: Sendable, Codable, Equatable {
         var index: Int?
         var name: String
-        var arguments: OllamaJSON?
+        var arguments: JSONValue?
     }
 
     var id: String?
@@ -87,7 +87,7 @@ struct OllamaTool: Sendable, Decodable {
     struct Function: Sendable, Decodable {
         var name: String
         var description: String?
-        var parameters: OllamaJSON?
+        var parameters: JSONValue?
     }
 
     var type: String?
@@ -153,7 +153,7 @@ struct OllamaEmbedRequest: Sendable, Decodable {
     var model: String?
     var input: Input?
     var truncate: Bool?
-    var options: [String: OllamaJSON]?
+    var options: [String: JSONValue]?
     var keepAlive: OllamaKeepAlive?
     var dimensions: Int?
 
@@ -167,7 +167,7 @@ struct OllamaEmbedRequest: Sendable, Decodable {
 struct OllamaEmbeddingsRequest: Sendable, Decodable {
     var model: String?
     var prompt: String?
-    var options: [String: OllamaJSON]?
+    var options: [String: JSONValue]?
     var keepAlive: OllamaKeepAlive?
 
     enum CodingKeys: String, CodingKey {

@@ -142,7 +142,7 @@ struct OllamaShowResponse: Sendable, Equatable, Encodable {
     var parameters: String
     var template: String
     var details: OllamaModelDetails
-    var modelInfo: [String: OllamaJSON]
+    var modelInfo: [String: JSONValue]
     var capabilities: [String]
     var modifiedAt: String
 

@@ -85,7 +85,7 @@ enum OpenAIAdapter {
     }
 
     /// Tool-call arguments as JSON object text, whichever way the client sent them.
-    static func argumentsText(_ arguments: OpenAIJSON?) -> String {
+    static func argumentsText(_ arguments: JSONValue?) -> String {
         switch arguments {
         case nil, .null?: "{}"
         case .string(let text)?: text
@@ -117,7 +117,7 @@ enum OpenAIAdapter {
 
     /// `tool_choice` decides which tools the model sees: `none` hides them, `{"type": "function", ...}` keeps
     /// the named one. `required` cannot be enforced (the model still chooses), so it is treated as `auto`.
-    static func tools(_ tools: [OpenAITool]?, choice: OpenAIJSON?, model: ModelTraits) throws(APIError) -> [ToolDefinition] {
+    static func tools(_ tools: [OpenAITool]?, choice: JSONValue?, model: ModelTraits) throws(APIError) -> [ToolDefinition] {
         var definitions: [ToolDefinition] = []
         for (index, tool) in (tools ?? []).enumerated() {
             guard tool.type == "function" else {
@@ -272,7 +272,7 @@ enum OpenAIAdapter {
         throw unsupported("only n=1 is supported; send several requests for several answers", param: "n")
     }
 
-    static func refuseLogitBias(_ bias: [String: OpenAIJSON]?) throws(APIError) {
+    static func refuseLogitBias(_ bias: [String: JSONValue]?) throws(APIError) {
         if let bias, !bias.isEmpty { throw unsupported("logit_bias is not supported", param: "logit_bias") }
     }
 

@@ -17,9 +17,9 @@ struct OpenAIChatRequest: Decodable, Sendable {
     var n: Int64?
     var logprobs: Bool?
     var topLogprobs: Int64?
-    var logitBias: [String: OpenAIJSON]?
+    var logitBias: [String: JSONValue]?
     var tools: [OpenAITool]?
-    var toolChoice: OpenAIJSON?
+    var toolChoice: JSONValue?
     var responseFormat: OpenAIResponseFormat?
     /// `none` turns thinking off; `minimal`/`low`/`medium`/`high` turn it on (no budget is enforced).
     var reasoningEffort: String?
@@ -66,9 +66,9 @@ struct OpenAIChatRequest: Decodable, Sendable {
         n = try c.decodeOpenAIInt(forKey: .n)
         logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
         topLogprobs = try c.decodeOpenAIInt(forKey: .topLogprobs)
-        logitBias = try c.decodeIfPresent([String: OpenAIJSON].self, forKey: .logitBias)
+        logitBias = try c.decodeIfPresent([String: JSONValue].self, forKey: .logitBias)
         tools = try c.decodeIfPresent([OpenAITool].self, forKey: .tools)
-        toolChoice = try c.decodeIfPresent(OpenAIJSON.self, forKey: .toolChoice)
+        toolChoice = try c.decodeIfPresent(JSONValue.self, forKey: .toolChoice)
         responseFormat = try c.decodeIfPresent(OpenAIResponseFormat.self, forKey: .responseFormat)
         reasoningEffort = try c.decodeIfPresent(String.self, forKey: .reasoningEffort)
         enableThinking = try c.decodeIfPresent(TemplateKwargs.self, forKey: .chatTemplateKwargs)?.enableThinking
@@ -158,15 +158,15 @@ enum OpenAIContentPart: Decodable, Sendable, Equatable {
 struct OpenAIToolCallIn: Decodable, Sendable, Equatable {
     var id: String?
     var name: String
-    var arguments: OpenAIJSON?
+    var arguments: JSONValue?
 
     private enum CodingKeys: String, CodingKey { case id, function }
     private struct Function: Decodable {
         var name: String
-        var arguments: OpenAIJSON?
+        var arguments: JSONValue?
     }
 
-    init(id: String?, name: String, arguments: OpenAIJSON?) {
+    init(id: String?, name: String, arguments: JSONValue?) {
         self.id = id
         self.name = name
         self.arguments = arguments
@@ -186,16 +186,16 @@ struct OpenAITool: Decodable, Sendable, Equatable {
     var type: String
     var name: String
     var description: String?
-    var parameters: OpenAIJSON?
+    var parameters: JSONValue?
 
     private enum CodingKeys: String, CodingKey { case type, function }
     private struct Function: Decodable {
         var name: String
         var description: String?
-        var parameters: OpenAIJSON?
+        var parameters: JSONValue?
     }
 
-    init(name: String, description: String? = nil, parameters: OpenAIJSON? = nil) {
+    init(name: String, description: String? = nil, parameters: JSONValue? = nil) {
         self.type = "function"
         self.name = name
         self.description = description
@@ -216,7 +216,7 @@ struct OpenAITool: Decodable, Sendable, Equatable {
 /// llama.cpp's `{"type": "json_object", "schema": {...}}`.
 struct OpenAIResponseFormat: Decodable, Sendable, Equatable {
     var type: String
-    var schema: OpenAIJSON?
+    var schema: JSONValue?
     /// Whether a `json_schema` object was present (its `schema` is optional in the spec).
     var hasJSONSchema = false
 
@@ -225,10 +225,10 @@ struct OpenAIResponseFormat: Decodable, Sendable, Equatable {
         case jsonSchema = "json_schema"
     }
     private struct JSONSchema: Decodable {
-        var schema: OpenAIJSON?
+        var schema: JSONValue?
     }
 
-    init(type: String, schema: OpenAIJSON? = nil, hasJSONSchema: Bool = false) {
+    init(type: String, schema: JSONValue? = nil, hasJSONSchema: Bool = false) {
         self.type = type
         self.schema = schema
         self.hasJSONSchema = hasJSONSchema
@@ -241,7 +241,7 @@ struct OpenAIResponseFormat: Decodable, Sendable, Equatable {
             hasJSONSchema = true
             schema = wrapped.schema
         } else {
-            schema = try c.decodeIfPresent(OpenAIJSON.self, forKey: .schema)
+            schema = try c.decodeIfPresent(JSONValue.self, forKey: .schema)
         }
     }
 }

@@ -22,7 +22,7 @@ struct OpenAICompletionRequest: Decodable, Sendable {
     var echo: Bool?
     var suffix: String?
     var logprobs: Int64?
-    var logitBias: [String: OpenAIJSON]?
+    var logitBias: [String: JSONValue]?
 
     private enum CodingKeys: String, CodingKey {
         case model, prompt, stream, stop, n, echo, suffix, logprobs
@@ -67,7 +67,7 @@ struct OpenAICompletionRequest: Decodable, Sendable {
         echo = try c.decodeIfPresent(Bool.self, forKey: .echo)
         suffix = try c.decodeIfPresent(String.self, forKey: .suffix)
         logprobs = try c.decodeOpenAIInt(forKey: .logprobs)
-        logitBias = try c.decodeIfPresent([String: OpenAIJSON].self, forKey: .logitBias)
+        logitBias = try c.decodeIfPresent([String: JSONValue].self, forKey: .logitBias)
     }
 }
 

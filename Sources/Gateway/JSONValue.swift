@@ -1,16 +1,16 @@
 internal import Foundation
 
-/// Any JSON value, for the parts of an OpenAI request whose shape the gateway passes on rather than reads: a
-/// tool's parameter schema, a `json_schema`, a tool call's arguments sent as an object. Integers stay
-/// integers, so re-encoding a schema does not turn `"minimum": 1` into `1.0`.
-enum OpenAIJSON: Sendable, Equatable, Codable {
+/// Any JSON value, for the parts of a request whose shape the gateway passes on rather than reads: tool
+/// parameter schemas, `json_schema` / `format`, tool-call arguments sent as objects, Ollama's `options` map.
+/// Integers stay integers, so re-encoding a schema does not turn `"minimum": 1` into `1.0`.
+enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
     case integer(Int64)
     case number(Double)
     case string(String)
-    case array([OpenAIJSON])
-    case object([String: OpenAIJSON])
+    case array([JSONValue])
+    case object([String: JSONValue])
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
@@ -24,10 +24,10 @@ enum OpenAIJSON: Sendable, Equatable, Codable {
             self = .number(value)
         } else if let value = try? c.decode(String.self) {
             self = .string(value)
-        } else if let value = try? c.decode([OpenAIJSON].self) {
+        } else if let value = try? c.decode([JSONValue].self) {
             self = .array(value)
         } else {
-            self = .object(try c.decode([String: OpenAIJSON].self))
+            self = .object(try c.decode([String: JSONValue].self))
         }
     }
 
@@ -52,6 +52,22 @@ enum OpenAIJSON: Sendable, Equatable, Codable {
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
+    /// Parses JSON text (the canonical form of tool arguments and schemas).
+    init(text: String) throws {
+        self = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    var isNull: Bool { self == .null }
+
+    /// A number of either kind.
+    var doubleValue: Double? {
+        switch self {
+        case .integer(let value): Double(value)
+        case .number(let value): value
+        default: nil
+        }
+    }
+
     var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
@@ -62,7 +78,7 @@ enum OpenAIJSON: Sendable, Equatable, Codable {
         return false
     }
 
-    subscript(key: String) -> OpenAIJSON? {
+    subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { return object[key] }
         return nil
     }
