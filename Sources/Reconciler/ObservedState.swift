@@ -72,10 +72,20 @@ public struct StateObserver: Sendable {
         for url in records where url.pathExtension == "json" {
             guard let data = try? Data(contentsOf: url), let record = try? JSONDecoder.state.decode(WorkerRecord.self, from: data)
             else { continue }
-            // Signal 0 checks that the process exists without touching it.
-            if kill(record.pid, 0) == 0 { observed.runningWorkers[record.model] = record }
+            if Self.isWorker(record) { observed.runningWorkers[record.model] = record }
         }
         return observed
+    }
+
+    /// Whether the record's process is alive and still that worker: after a reboot or a crash the pid may
+    /// belong to an unrelated process, which must never be counted (or later signalled) as a worker.
+    static func isWorker(_ record: WorkerRecord) -> Bool {
+        // Signal 0 checks that the process exists without touching it.
+        guard kill(record.pid, 0) == 0,
+            let commandLine = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(record.pid)/cmdline"))
+        else { return false }
+        let arguments = commandLine.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return arguments.contains("worker") && arguments.contains(record.model)
     }
 
     public func readAppliedManifest() throws -> ResolvedManifest? {

@@ -27,12 +27,20 @@ struct StateObserverTests {
             to: "hub/models--org--qwen/snapshots/\(commit)/Qwen_Qwen3-0.6B-w8a8-opt0-hybrid0-npu3-ctx16384-rk3588.rkllm")
         try write("kv", to: "state/caches/smollm2-135m-instruct/support.bin")
         try FileManager.default.createDirectory(at: state.workers, withIntermediateDirectories: true)
-        let alive = WorkerRecord(model: "qwen3-0.6b", pid: getpid(), socket: "/s", startedAt: Date(timeIntervalSince1970: 100))
+        // A stand-in worker: a live process whose command line names the worker and its model.
+        let stand = Process()
+        stand.executableURL = URL(fileURLWithPath: "/bin/sh")
+        stand.arguments = ["-c", "sleep 30", "worker", "qwen3-0.6b"]
+        try stand.run()
+        defer { stand.terminate() }
+        let alive = WorkerRecord(
+            model: "qwen3-0.6b", pid: stand.processIdentifier, socket: "/s", startedAt: Date(timeIntervalSince1970: 100))
         // PID 2^22+1 is above Linux's pid_max, so no process can have it.
         let dead = WorkerRecord(
             model: "smollm2-135m-instruct", pid: 4_194_305, socket: "/s", startedAt: Date(timeIntervalSince1970: 100))
-        try JSONEncoder.state.encode(alive).write(to: state.workerRecord(alive.model))
-        try JSONEncoder.state.encode(dead).write(to: state.workerRecord(dead.model))
+        // A live process that is not a worker (a recycled pid): this test process.
+        let impostor = WorkerRecord(model: "gemma3-1b", pid: getpid(), socket: "/s", startedAt: Date(timeIntervalSince1970: 100))
+        for record in [alive, dead, impostor] { try JSONEncoder.state.encode(record).write(to: state.workerRecord(record.model)) }
         try JSONEncoder.state.encode(desired).write(to: state.appliedManifest)
 
         let observed = try observer.observe(desired: desired)
