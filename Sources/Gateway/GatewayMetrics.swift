@@ -19,6 +19,7 @@ public struct GatewayMetrics: Sendable {
     }
 
     static var requests: MetricNameDescriptor { name("requests", "total", "Requests answered, by model, API and HTTP status.") }
+    static var responses: MetricNameDescriptor { name("http_responses", "total", "HTTP answers by API and status.") }
     static var errors: MetricNameDescriptor { name("request_errors", "total", "Requests that ended in an error.") }
     static var promptTokens: MetricNameDescriptor {
         name("prompt_tokens", "total", "Prompt tokens processed, cached ones included.")
@@ -35,6 +36,12 @@ public struct GatewayMetrics: Sendable {
     public func request(model: String, api: String, status: Int) {
         registry.makeCounter(descriptor: Self.requests, labels: labels(model, api) + [("status", "\(status)")]).increment()
         if status >= 400 { registry.makeCounter(descriptor: Self.errors, labels: labels(model, api)).increment() }
+    }
+
+    /// Every answer by API and status, including those refused before any model was involved (400, 401,
+    /// 404, 413), which the per-model counters cannot see.
+    public func response(api: String, status: Int) {
+        registry.makeCounter(descriptor: Self.responses, labels: [("api", api), ("status", "\(status)")]).increment()
     }
 
     public func tokens(model: String, api: String, prompt: Int, completion: Int) {

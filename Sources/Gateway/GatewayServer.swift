@@ -35,6 +35,7 @@ public enum GatewayServer {
 
     public static func router(endpoint: Endpoint, gateway: Gateway, admin: (any AdminSource)? = nil) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        router.add(middleware: ResponseCounter(metrics: gateway.metrics))
         if !endpoint.corsOrigins.isEmpty { router.add(middleware: CORSOrigins(origins: endpoint.corsOrigins)) }
         // Probes stay open so an orchestrator can check the endpoint without a token.
         HealthRoutes.register(on: router, gateway: gateway)
@@ -55,5 +56,34 @@ public enum GatewayServer {
     /// Which API's error shape a path belongs to.
     static func style(forPath path: String) -> APIError.Style {
         path.hasPrefix("/api/") || path == "/" ? .ollama : .openAI
+    }
+}
+
+/// Counts every answer, errors thrown by handlers and middleware included, by the API its path belongs to.
+struct ResponseCounter<Context: RequestContext>: RouterMiddleware {
+    let metrics: GatewayMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
+        let path = request.uri.path
+        let api =
+            path.hasPrefix("/api/") || path == "/"
+            ? "ollama"
+            : path == "/metrics"
+                ? "metrics"
+                : path.hasPrefix("/v1/caches") || path == "/v1/status"
+                    ? "admin"
+                    : path.hasPrefix("/v1/") ? "openai" : "probe"
+        do {
+            let response = try await next(request, context)
+            metrics.response(api: api, status: Int(response.status.code))
+            return response
+        } catch let error as any HTTPResponseError {
+            metrics.response(api: api, status: Int(error.status.code))
+            throw error
+        } catch {
+            metrics.response(api: api, status: 500)
+            throw error
+        }
     }
 }

@@ -116,6 +116,15 @@ struct GatewayBasicsTests {
             #expect(metrics.body.contains(#"rockchipllama_completion_tokens_total{model="smollm2-135m-instruct",api="openai"}"#))
             #expect(metrics.body.contains("rockchipllama_time_to_first_token_seconds_bucket"))
             #expect(metrics.body.contains(#"rockchipllama_requests_in_flight{model="smollm2-135m-instruct"} 0"#))
+            // Refusals that never reach a model are counted too.
+            #expect(
+                try await LiveGateway.send(.post, base + "/v1/chat/completions", json: #"{"model":"nope","messages":[]}"#).status
+                    == 404)
+            #expect(try await LiveGateway.send(.post, base + "/api/chat", json: "not json").status == 400)
+            let after = try await LiveGateway.send(.get, base + "/metrics").body
+            #expect(after.contains(#"rockchipllama_http_responses_total{api="openai",status="404"} 1"#))
+            #expect(after.contains(#"rockchipllama_http_responses_total{api="ollama",status="400"} 1"#))
+            #expect(after.contains(#"rockchipllama_http_responses_total{api="openai",status="200"} 1"#))
         }
     }
 
@@ -128,7 +137,8 @@ struct GatewayBasicsTests {
             let refused = try await LiveGateway.send(.post, base + "/v1/chat/completions", json: request)
             #expect(refused.status == 400 && refused.body.contains(#""code":"unsupported""#), "\(refused.body)")
             let ollama = try await LiveGateway.send(
-                .post, base + "/api/chat", json: #"{"model":"smollm2","messages":[{"role":"user","content":"Age?"}],"format":{"type":"object"}}"#)
+                .post, base + "/api/chat",
+                json: #"{"model":"smollm2","messages":[{"role":"user","content":"Age?"}],"format":{"type":"object"}}"#)
             #expect(ollama.status == 400 && ollama.body.contains("json_schema output is not supported"), "\(ollama.body)")
         }
     }
