@@ -1,0 +1,123 @@
+"""Issue 4's benchmark: what the gateway adds on top of the worker it routes to.
+
+Starts `runner apply` on a one-model manifest with an OpenAI endpoint, then alternates the same raw-prompt
+generation through the worker's Unix socket (POST /v1/generate) and through the gateway over TCP
+(POST /v1/completions, SSE), so both see the same machine state:
+  - time to first token, many short requests: gateway-added = median(gateway) - median(worker); target <= 1 ms;
+  - streaming tokens/s with 128-token answers: target gateway >= 0.99 x worker.
+
+Usage: gateway.py RUNNER MODEL_PATH   (bench/run.sh's environment: RUNNER_LLAMA_LIBRARY set)
+"""
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from client import UnixHTTPConnection
+
+PORT = 18211
+PROMPT = "Once upon a time, in a small village by the sea, there lived"
+
+
+def worker_request(socket_path, max_tokens):
+    start = time.perf_counter()
+    conn = UnixHTTPConnection(socket_path)
+    body = json.dumps({"prompt": PROMPT, "maxTokens": max_tokens, "sampling": {"temperature": 0}})
+    conn.request("POST", "/v1/generate", body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    first, tokens = None, 0
+    for line in response:
+        event = json.loads(line)
+        if event["type"] == "text" and first is None:
+            first = time.perf_counter() - start
+        if event["type"] == "done":
+            tokens = event["done"]["usage"]["completionTokens"]
+    conn.close()
+    return first, tokens, time.perf_counter() - start
+
+
+def gateway_request(max_tokens):
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=600)
+    body = json.dumps({"model": "bench", "prompt": PROMPT, "max_tokens": max_tokens, "temperature": 0, "stream": True,
+                       "stream_options": {"include_usage": True}})
+    conn.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    first, tokens = None, 0
+    for line in response:
+        if not line.startswith(b"data: {"):
+            continue
+        chunk = json.loads(line[6:])
+        if chunk.get("choices") and chunk["choices"][0].get("text") and first is None:
+            first = time.perf_counter() - start
+        if chunk.get("usage"):
+            tokens = chunk["usage"]["completion_tokens"]
+    conn.close()
+    return first, tokens, time.perf_counter() - start
+
+
+def main():
+    runner, model = sys.argv[1], sys.argv[2]
+    directory = tempfile.mkdtemp(prefix="rl-gateway-bench.")
+    manifest = os.path.join(directory, "bench.yaml")
+    with open(manifest, "w") as f:
+        f.write(f"""apiVersion: rockchipllama/v1
+kind: Device
+metadata: {{name: gateway-bench}}
+models:
+  - name: bench
+    source: {{path: "{model}"}}
+    context: 4096
+    llamacpp: {{threads: 2, parallel: 4}}
+endpoints:
+  - {{name: bench, listen: "127.0.0.1:{PORT}", apis: [openai]}}
+""")
+    state = os.path.join(directory, "state")
+    log = open(os.path.join(directory, "apply.log"), "w")
+    apply = subprocess.Popen([runner, "apply", manifest, "--state-dir", state], stdout=log, stderr=log)
+    try:
+        socket_path = os.path.join(state, "workers", "bench.sock")
+        for _ in range(600):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+                conn.request("GET", "/readyz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        else:
+            sys.exit(f"gateway never became ready; see {directory}/apply.log")
+        worker_request(socket_path, 4), gateway_request(4)  # warm both paths
+        ttft_worker, ttft_gateway = [], []
+        for _ in range(30):
+            ttft_worker.append(worker_request(socket_path, 1)[0] * 1000)
+            ttft_gateway.append(gateway_request(1)[0] * 1000)
+        rate_worker, rate_gateway = [], []
+        for _ in range(3):
+            _, tokens, elapsed = worker_request(socket_path, 128)
+            rate_worker.append(tokens / elapsed)
+            _, tokens, elapsed = gateway_request(128)
+            rate_gateway.append(tokens / elapsed)
+        added = statistics.median(ttft_gateway) - statistics.median(ttft_worker)
+        ratio = statistics.median(rate_gateway) / statistics.median(rate_worker)
+        print(f"time to first token, worker socket  p50 {statistics.median(ttft_worker):7.2f} ms")
+        print(f"time to first token, gateway        p50 {statistics.median(ttft_gateway):7.2f} ms")
+        print(f"gateway-added time to first token   p50 {added:7.2f} ms   target <= 1 ms   {'PASS' if added <= 1 else 'MISS'}")
+        print(f"streaming, worker socket  {statistics.median(rate_worker):6.1f} tok/s  {[round(r, 1) for r in rate_worker]}")
+        print(f"streaming, gateway        {statistics.median(rate_gateway):6.1f} tok/s  {[round(r, 1) for r in rate_gateway]}")
+        print(f"gateway / worker          {ratio:6.3f}x   target >= 0.99x   {'PASS' if ratio >= 0.99 else 'MISS'}")
+        print("GATEWAY_JSON " + json.dumps({"ttft_worker_ms": ttft_worker, "ttft_gateway_ms": ttft_gateway, "added_ms": added,
+                                           "rate_worker": rate_worker, "rate_gateway": rate_gateway, "ratio": ratio}))
+    finally:
+        apply.send_signal(signal.SIGTERM)
+        apply.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
