@@ -33,9 +33,15 @@ import client  # noqa: E402
 import prompts  # noqa: E402
 
 MAX_TOKENS = 128
-STREAM_REPS = len(prompts.SINGLE)  # 5: single-stream ratios are the tightest target, so more runs
+STREAM_REPS = len(prompts.SINGLE)  # 9: the 1-stream ratio is judged within a few percent on a noisy machine
 LONG_REPS = 3  # fresh workers for the cold / preset TTFT
 GREEDY = {"temperature": 0}
+# Other processes using more than this many cores during a measurement make it suspect: on 2 cores, llama.cpp's
+# threads lose whole time slices to them (its threads spin at barriers). Such a run is discarded and redone.
+DISTURBED = 0.1
+ATTEMPTS = 3  # per repetition, before a disturbed run is kept (and flagged in the report)
+# Exit status of a phase whose measurement was disturbed: run.sh restarts the phase with a fresh worker.
+EXIT_DISTURBED = 75
 # The long-prompt requests only need the first token; a few more show the answer is sane.
 TTFT_MAX_TOKENS = 8
 MODEL_NAME = "bench"
@@ -143,15 +149,15 @@ def cmd_inputs(args):
             f.write(manifest(preset))
 
 
-def cmd_idle(args):
+def wait_idle(timeout, label):
     """Wait until nothing else uses the CPU (2 cores: any other job distorts every number), polling every 30 s.
-    Gives up after --timeout seconds and lets the run go on; the report's load figures then show it."""
-    deadline = time.monotonic() + args.timeout
+    Gives up after `timeout` seconds and lets the run go on; the report's load figures then show it."""
+    deadline = time.monotonic() + timeout
     while True:
         meter = CpuMeter()
         time.sleep(3)
         foreign = meter.result()["foreign_cpu_cores"]
-        if foreign <= 0.15:
+        if foreign <= DISTURBED:
             return
         if time.monotonic() >= deadline:
             print(f"bench: warning: the machine is still busy ({foreign} cores used by others); measuring anyway",
@@ -159,9 +165,13 @@ def cmd_idle(args):
             return
         busy = subprocess.run(["ps", "-eo", "pid,pcpu,etime,comm", "--sort=-pcpu"], capture_output=True,
                               text=True).stdout.splitlines()[1:4]
-        print(f"bench: {args.label}: machine busy ({foreign} cores used by others), waiting 30 s; top: "
+        print(f"bench: {label}: machine busy ({foreign} cores used by others), waiting 30 s; top: "
               + "; ".join(" ".join(b.split()) for b in busy), file=sys.stderr)
         time.sleep(27)
+
+
+def cmd_idle(args):
+    wait_idle(args.timeout, args.label)
 
 
 def cmd_memory(args):
@@ -270,7 +280,7 @@ def _single(socket_path, prompt, worker_pid):
     return r
 
 
-def _concurrent(socket_path, prompt_list):
+def _concurrent(socket_path, prompt_list, max_tokens=MAX_TOKENS):
     """All requests released together; aggregate = all completion tokens / (last end - first start)."""
     results = [None] * len(prompt_list)
     errors = []
@@ -279,7 +289,7 @@ def _concurrent(socket_path, prompt_list):
     def run(i):
         try:
             barrier.wait()
-            results[i] = _slim(client.generate(socket_path, _request(prompt=prompt_list[i])))
+            results[i] = _slim(client.generate(socket_path, _request(prompt=prompt_list[i], max_tokens=max_tokens)))
         except Exception as e:
             errors.append(e)
 
@@ -305,23 +315,38 @@ def cmd_stream(args):
     baseline = Baseline(args.model)
     meter = CpuMeter(args.pid, baseline.pid)
     client.generate(args.socket, _request(prompt=prompts.WARMUP))  # the baseline warmed up when it started
-    base, single, concurrent = [], [], []
+    base, single, concurrent, discarded = [], [], [], []
     for rep in range(STREAM_REPS):
-        # Interleaved, and the order rotates each repetition, so slow drift of a shared machine (other VMs,
-        # clocks) spreads over all three instead of favouring whichever ran first.
-        steps = [
-            lambda: base.append(baseline.ask(op="generate", prompt=prompts.SINGLE[rep], max_tokens=MAX_TOKENS)),
-            lambda: single.append(_single(args.socket, prompts.SINGLE[rep], args.pid)),
-            lambda: concurrent.append(_concurrent(args.socket, prompts.CONCURRENT[rep])),
-        ]
-        for step in steps[rep % 3:] + steps[: rep % 3]:
-            step()
+        for attempt in range(ATTEMPTS):
+            # Interleaved, and the order rotates each repetition, so slow drift of a shared machine (other VMs,
+            # clocks) spreads over all three instead of favouring whichever ran first.
+            got = {}
+            steps = [
+                lambda: got.update(base=baseline.ask(op="generate", prompt=prompts.SINGLE[rep], max_tokens=MAX_TOKENS)),
+                lambda: got.update(single=_single(args.socket, prompts.SINGLE[rep], args.pid)),
+                lambda: got.update(concurrent=_concurrent(args.socket, prompts.CONCURRENT[rep])),
+            ]
+            rep_meter = CpuMeter(args.pid, baseline.pid)
+            for step in steps[rep % 3:] + steps[: rep % 3]:
+                step()
+            foreign = rep_meter.result()["foreign_cpu_cores"]
+            if foreign <= DISTURBED or attempt == ATTEMPTS - 1:
+                break
+            discarded.append({"rep": rep + 1, "foreign_cpu_cores": foreign})
+            wait_idle(900, f"repetition {rep + 1} was disturbed ({foreign} cores used by others)")
+            # The worker's slots still hold these prompts, and a redo would reuse them instead of prefilling:
+            # four unrelated requests at once take all four slots and replace their histories.
+            _concurrent(args.socket, [f"Flush {i}. {prompts.WARMUP}" for i in range(4)], max_tokens=1)
+        base.append(got["base"])
+        single.append(got["single"])
+        concurrent.append(got["concurrent"])
     # What the worker's long-prompt TTFTs (other phases, fresh workers) compare against: the same texts driven
     # directly, cold from an empty cache and warm with the system prompt's tokens kept.
     direct_long = [baseline.ask(op="long", cold=_long_messages(prompts.QUESTIONS[0]),
                                 warm=[_long_messages(q) for q in prompts.QUESTIONS[1:]])
                    for _ in range(LONG_REPS)]
     result = {"baseline": base, "single": single, "concurrent": concurrent, "direct_long": direct_long,
+              "discarded": discarded,
               "rss": rss_mb(args.pid), "baseline_rss": rss_mb(baseline.pid),
               "baseline_rss_imported": baseline.rss_imported, "cpu": meter.result()}
     baseline.close()
@@ -336,14 +361,24 @@ def cmd_prefix(args):
     # Same system prompt, other questions: the slot that holds it reuses the common prefix.
     warm = [_slim(client.generate(args.socket, _request(messages=_long_messages(q), max_tokens=TTFT_MAX_TOKENS)))
             for q in prompts.QUESTIONS[1:]]
-    write_json(args.out, {"cold": cold, "warm": warm, "rss": rss_mb(args.pid), "cpu": meter.result()})
+    _finish(args, {"cold": cold, "warm": warm, "rss": rss_mb(args.pid), "cpu": meter.result()})
 
 
 def cmd_preset(args):
     meter = CpuMeter(args.pid)
     first = _slim(client.generate(args.socket, _request(messages=_long_messages(prompts.QUESTIONS[0]),
                                                         max_tokens=TTFT_MAX_TOKENS)))
-    write_json(args.out, {"first": first, "rss": rss_mb(args.pid), "cpu": meter.result()})
+    _finish(args, {"first": first, "rss": rss_mb(args.pid), "cpu": meter.result()})
+
+
+def _finish(args, result):
+    """Writes the phase's result; a disturbed one exits EXIT_DISTURBED unless it is the last attempt."""
+    result["attempt"] = args.attempt
+    write_json(args.out, result)
+    foreign = result["cpu"]["foreign_cpu_cores"]
+    if foreign > DISTURBED and args.attempt < ATTEMPTS:
+        print(f"bench: disturbed ({foreign} cores used by others); this phase will be redone", file=sys.stderr)
+        sys.exit(EXIT_DISTURBED)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -386,12 +421,15 @@ def cmd_report(args):
     direct_cold = summary(x["cold"]["ttft_ms"] for x in stream["direct_long"])
     direct_warm = summary(w["ttft_ms"] for x in stream["direct_long"] for w in x["warm"])
 
-    single_ratio = single["median"] / base["median"]
-    agg_ratio = agg["median"] / single["median"]
+    # The ratios the targets are judged on are paired: each worker run against the run next to it in the same
+    # repetition (same prompt, same few seconds), then the median. This machine's speed drifts by ±20 % over
+    # minutes without any visible load (other VMs on the host), which a ratio of medians takes in full.
+    paired_single = summary(w["tokens_per_s"] / x["tokens_per_s"] for w, x in zip(s, b))
+    paired_agg = summary(cc["tokens_per_s"] / w["tokens_per_s"] for cc, w in zip(c, s))
+    single_ratio = paired_single["median"]
+    agg_ratio = paired_agg["median"]
     warm_ratio = warm["median"] / cold["median"]
     preset_ratio = pre["median"] / cold["median"]
-    # Each worker run against the baseline run next to it (same prompt, same minute).
-    paired = summary(w["tokens_per_s"] / x["tokens_per_s"] for w, x in zip(s, b))
 
     def ok(flag):
         return "PASS" if flag else "MISS"
@@ -402,9 +440,11 @@ def cmd_report(args):
     rows = [
         ("direct libllama, 1 stream (baseline)", f"{base['median']:.1f} tok/s", runs(base["runs"]), "", "", ""),
         ("worker, 1 stream", f"{single['median']:.1f} tok/s", runs(single["runs"]),
-         f"{single_ratio:.3f}× baseline", "≥ 0.95×", ok(single_ratio >= 0.95)),
+         f"{single_ratio:.3f}× baseline (medians: {single['median'] / base['median']:.3f}×)", "≥ 0.95×",
+         ok(single_ratio >= 0.95)),
         ("worker, 4 streams aggregate", f"{agg['median']:.1f} tok/s", runs(agg["runs"]),
-         f"{agg_ratio:.3f}× 1 stream", "≥ 1.30×", ok(agg_ratio >= 1.3)),
+         f"{agg_ratio:.3f}× 1 stream (medians: {agg['median'] / single['median']:.3f}×)", "≥ 1.30×",
+         ok(agg_ratio >= 1.3)),
         ("long system prompt, cold TTFT", f"{cold['median']:.1f} ms", runs(cold["runs"]), "", "", ""),
         ("long system prompt, warm TTFT (reuse)", f"{warm['median']:.1f} ms", runs(warm["runs"]),
          f"{100 * warm_ratio:.2f} % of cold", "≤ 2 %", ok(warm_ratio <= 0.02)),
@@ -427,7 +467,8 @@ def cmd_report(args):
     # Details that explain the ratios: token counts, where the time goes, memory, machine load.
     long_tokens = sorted({p["cold"]["prompt_tokens"] for p in prefix})
     print()
-    print(f"paired worker/baseline ratio per run: {runs(paired['runs'], 3)} → median {paired['median']:.3f}")
+    print(f"ratios per repetition (paired; the table shows their median):  worker 1 stream / baseline "
+          f"{runs(paired_single['runs'], 3)};  4 streams / 1 stream {runs(paired_agg['runs'], 3)}")
     print("completion tokens  baseline:", [r["completion_tokens"] for r in b],
           " worker 1 stream:", [r["completion_tokens"] for r in s],
           " worker 4 streams:", [[x["completion_tokens"] for x in cc["streams"]] for cc in c])
@@ -478,6 +519,10 @@ def cmd_report(args):
     cpu = [("stream", stream["cpu"])] + [(f"prefix-{i + 1}", p["cpu"]) for i, p in enumerate(prefix)] + \
           [(f"preset-{i + 1}", p["cpu"]) for i, p in enumerate(preset)]
     foreign = {name: x["foreign_cpu_cores"] for name, x in cpu}
+    redone = {"stream repetitions": stream.get("discarded", []),
+              "prefix/preset attempts": {f"{kind}-{i + 1}": p["attempt"] for kind, ps in (("prefix", prefix), ("preset", preset))
+                                         for i, p in enumerate(ps) if p.get("attempt", 1) > 1}}
+    print(f"redone because another job used the CPU: {redone}")
     print(f"machine load: CPU cores (of 2) used by other processes during each phase: {foreign}; "
           f"loadavg at start of the stream phase {stream['cpu']['loadavg_start']}")
     if max(foreign.values()) > 0.1:
@@ -485,8 +530,10 @@ def cmd_report(args):
 
     out = {
         "baseline_tokens_per_s": base, "worker_single_tokens_per_s": single, "worker_4_streams_tokens_per_s": agg,
-        "single_vs_baseline": round(single_ratio, 4), "single_vs_baseline_paired": round(paired["median"], 4),
-        "aggregate_vs_single": round(agg_ratio, 4),
+        "single_vs_baseline": round(single_ratio, 4), "single_vs_baseline_runs": paired_single["runs"],
+        "single_vs_baseline_of_medians": round(single["median"] / base["median"], 4),
+        "aggregate_vs_single": round(agg_ratio, 4), "aggregate_vs_single_runs": paired_agg["runs"],
+        "aggregate_vs_single_of_medians": round(agg["median"] / single["median"], 4),
         "cold_ttft_ms": cold, "warm_ttft_ms": warm, "preset_ttft_ms": pre,
         "warm_vs_cold": round(warm_ratio, 5), "preset_vs_cold": round(preset_ratio, 5),
         "direct_cold_ttft_ms": direct_cold, "direct_warm_ttft_ms": direct_warm,
@@ -496,7 +543,7 @@ def cmd_report(args):
         "rss_mb": {"worker": worker_rss, "preset_worker": [p["rss"]["rss_mb"] for p in preset],
                    "baseline": stream["baseline_rss"]["rss_mb"], "llama_worker_shape": memory["llama_mb"]},
         "targets_met": {"single": single_ratio >= 0.95, "aggregate": agg_ratio >= 1.3, "warm": warm_ratio <= 0.02},
-        "foreign_cpu_cores": foreign,
+        "foreign_cpu_cores": foreign, "redone": redone,
     }
     print()
     print("BENCH_JSON " + json.dumps(out, separators=(",", ":")))
@@ -526,6 +573,8 @@ def main():
         p.add_argument("--out", required=True)
         if name == "stream":
             p.add_argument("--model", required=True, help="the GGUF the baseline loads")
+        else:
+            p.add_argument("--attempt", type=int, default=ATTEMPTS, help=f"1..{ATTEMPTS}; the last keeps a disturbed run")
     p = sub.add_parser("report")
     p.add_argument("--results", required=True)
     args = parser.parse_args()

@@ -1,9 +1,10 @@
 """The benchmark's inputs, all deterministic so two runs (and the baseline and the worker) see the same text.
 
-Story openings are raw-text prompts (the `prompt` form, no chat template): a base model continuation of a story
-rarely ends before 128 tokens, so every side decodes the full 128 tokens. Each opening starts with a different
-word so that no two share more than a token or two of prefix: the worker reuses a slot's history (longest
-common prefix), and a repeated prompt would skip its prefill and beat the baseline unfairly.
+Story openings are raw-text prompts (the `prompt` form, no chat template): the model's continuation of a
+story rarely ends before 128 tokens, so every side decodes the full 128 (the report checks the counts). Each
+opening starts with a different word so that no two share more than a token or two of prefix: the worker
+reuses a slot's history (longest common prefix), and a repeated prompt would skip its prefill and beat the
+baseline unfairly.
 """
 
 # Used once per side before anything is timed (first-call costs: page faults, graph allocation).
@@ -79,6 +80,37 @@ CONCURRENT = [
         "saw a light moving between the trees, slow and golden, and she followed it until",
     ],
 ]
+
+# More openings than were written by hand, built from word lists; each starts with its own name.
+_NAMES = [
+    "Aurelio", "Bettina", "Cosmo", "Dagny", "Emeric", "Fenna", "Gideon", "Hattie", "Ignatius", "Juno", "Kasimir",
+    "Leonie", "Magnus", "Nadia", "Orson", "Paloma", "Rasmus", "Saskia", "Thaddeus", "Ursula", "Viggo",
+    "Wilhelmina",
+]
+_JOBS = ["ferryman", "glassblower", "cartographer", "beekeeper", "radio operator", "tailor", "astronomer"]
+_PLACES = [
+    "a fishing town on a grey northern coast", "a city built on the back of a sleeping giant",
+    "a village at the bottom of a dry lake", "a station on the far side of the moon", "a harbour on an island that drifted every winter",
+]
+_EVENTS = [
+    "a letter arrived with no stamp and no sender", "every bell in the town began to ring at once",
+    "a stranger asked for directions to a street that had been gone for a century",
+    "the shadows started pointing toward the sea", "a small blue bird followed them home and would not leave",
+    "the river ran backwards for exactly one hour",
+]
+
+
+def generated_opening(i: int) -> str:
+    name = _NAMES[i]
+    return (f"{name} worked as a {_JOBS[i % len(_JOBS)]} in {_PLACES[i % len(_PLACES)]}. Nothing unusual ever "
+            f"happened there, until one quiet evening {_EVENTS[i % len(_EVENTS)]}. {name} put on a coat and")
+
+
+# 9 repetitions: the hand-written openings first, then generated ones.
+_extra = [generated_opening(i) for i in range(len(_NAMES))]
+SINGLE = SINGLE + _extra[:4]
+CONCURRENT = CONCURRENT + [_extra[4 + 4 * k: 8 + 4 * k] for k in range(4)]
+
 
 # The long system prompt for the reuse measurement: an operations handbook of numbered rules, each sentence
 # built from rotating word lists so the text is varied (a real prompt, not one line repeated) yet always the

@@ -107,18 +107,26 @@ start_worker "$WORK/bench.yaml" stream
 "$PYTHON" "$BENCH" stream --socket "$SOCKET" --pid "$WORKER_PID" --model "$RUNNER_TEST_MODEL" --out "$RESULTS/stream.json"
 stop_worker
 
-for rep in 1 2 3; do
-    step "worker: long system prompt, cold then warm ($rep/3, fresh worker)"
-    start_worker "$WORK/bench.yaml" "prefix-$rep"
-    "$PYTHON" "$BENCH" prefix --socket "$SOCKET" --pid "$WORKER_PID" --out "$RESULTS/prefix-$rep.json"
-    stop_worker
-done
+# measure_fresh KIND MANIFEST REP LABEL: one fresh worker per attempt; bench.py exits 75 when another job
+# disturbed the measurement (a cold TTFT needs a fresh worker, so the whole phase is redone), at most 3 times.
+measure_fresh() {
+    local kind=$1 manifest=$2 rep=$3 label=$4 attempt status
+    for attempt in 1 2 3; do
+        step "$label ($rep/3, fresh worker, attempt $attempt)"
+        start_worker "$manifest" "$kind-$rep-$attempt"
+        status=0
+        "$PYTHON" "$BENCH" "$kind" --socket "$SOCKET" --pid "$WORKER_PID" --attempt "$attempt" \
+            --out "$RESULTS/$kind-$rep.json" || status=$?
+        stop_worker
+        ((status == 75)) || return "$status"
+    done
+}
 
 for rep in 1 2 3; do
-    step "worker: long system prompt as a prompt-cache preset ($rep/3, fresh worker)"
-    start_worker "$WORK/preset.yaml" "preset-$rep"
-    "$PYTHON" "$BENCH" preset --socket "$SOCKET" --pid "$WORKER_PID" --out "$RESULTS/preset-$rep.json"
-    stop_worker
+    measure_fresh prefix "$WORK/bench.yaml" "$rep" "worker: long system prompt, cold then warm"
+done
+for rep in 1 2 3; do
+    measure_fresh preset "$WORK/preset.yaml" "$rep" "worker: long system prompt as a prompt-cache preset"
 done
 
 "$PYTHON" "$BENCH" report --results "$RESULTS"
