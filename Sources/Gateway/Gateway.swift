@@ -3,6 +3,7 @@ internal import Foundation
 public import Hummingbird
 internal import NIOCore
 internal import NIOFoundationEssentialsCompat
+internal import Synchronization
 
 /// Everything the routes of one endpoint share: its models, limits and metrics.
 public struct Gateway: Sendable {
@@ -77,10 +78,10 @@ public struct Gateway: Sendable {
     }
 
     /// Starts a generation on `model` with admission control and metrics: 429 when the model's queue is
-    /// full, engine refusals in the API's shape. The returned stream records tokens and timings as it goes
-    /// and releases the admission when it ends, however it ends.
+    /// full, engine refusals in the API's shape. The events record tokens and timings as they are read and
+    /// release the admission when iteration ends, however it ends.
     public func generate(_ request: GenerationRequest, on model: ServedModel, api: String, _ style: APIError.Style) async throws
-        -> AsyncThrowingStream<GenerationEvent, any Error>
+        -> MeteredEvents
     {
         guard let count = admission.enter(model.name) else {
             metrics.request(model: model.name, api: api, status: 429)
@@ -89,52 +90,101 @@ public struct Gateway: Sendable {
                 retryAfter: 1)
         }
         metrics.inFlight(model: model.name, count)
-        let started = ContinuousClock.now
-        let upstream: AsyncThrowingStream<GenerationEvent, any Error>
+        let ticket = MeteredEvents.Ticket(model: model.name, api: api, metrics: metrics, admission: admission)
         do {
-            upstream = try await model.engine.generate(request)
+            return MeteredEvents(upstream: try await model.engine.generate(request), ticket: ticket)
         } catch {
-            metrics.inFlight(model: model.name, admission.leave(model.name))
+            ticket.release()
             let apiError =
                 (error as? EngineError).map { APIError.engine($0, style) }
                 ?? APIError(style, .serviceUnavailable, "model '\(model.name)' is unavailable: \(error)", retryAfter: 1)
             metrics.request(model: model.name, api: api, status: Int(apiError.status.code))
             throw apiError
         }
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self)
-        let metrics = self.metrics
-        let admission = self.admission
-        let pump = Task {
-            var firstToken = true
+    }
+}
+
+/// A generation's events as the gateway hands them to a route: metrics are taken in the reader's own task, so
+/// no extra task sits between the engine and the client (one fewer hop per token). A reader that stops early
+/// drops the upstream iterator, which cancels the generation.
+public struct MeteredEvents: AsyncSequence, Sendable {
+    public typealias Element = GenerationEvent
+
+    let upstream: AsyncThrowingStream<GenerationEvent, any Error>
+    let ticket: Ticket
+
+    public func makeAsyncIterator() -> Iterator { Iterator(inner: upstream.makeAsyncIterator(), ticket: ticket) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var inner: AsyncThrowingStream<GenerationEvent, any Error>.AsyncIterator
+        let ticket: Ticket
+
+        public mutating func next() async throws -> GenerationEvent? {
             do {
-                for try await event in upstream {
-                    if firstToken, case .text = event {
-                        firstToken = false
-                        metrics.timeToFirstToken(model: model.name, api: api, ContinuousClock.now - started)
-                    }
-                    if case .done(let completion) = event {
-                        metrics.tokens(
-                            model: model.name, api: api, prompt: completion.usage.promptTokens,
-                            completion: completion.usage.completionTokens)
-                        if completion.timings.decodeMs > 0 {
-                            metrics.decodeRate(
-                                model: model.name, api: api,
-                                tokensPerSecond: Double(completion.timings.decodeTokens) * 1000 / completion.timings.decodeMs)
-                        }
-                        metrics.request(model: model.name, api: api, status: completion.reason == .error ? 500 : 200)
-                    }
-                    continuation.yield(event)
+                guard let event = try await inner.next() else {
+                    ticket.release()
+                    return nil
                 }
-                continuation.finish()
+                ticket.observe(event)
+                return event
             } catch {
-                metrics.request(model: model.name, api: api, status: 500)
-                continuation.finish(throwing: error)
+                ticket.failed()
+                throw error
             }
-            metrics.inFlight(model: model.name, admission.leave(model.name))
         }
-        // A client that goes away stops the pump, which drops the upstream stream and frees the slot.
-        continuation.onTermination = { _ in pump.cancel() }
-        return stream
+    }
+
+    /// One admitted request: its metrics and its place in the model's queue, given back exactly once.
+    final class Ticket: Sendable {
+        let model: String
+        let api: String
+        let metrics: GatewayMetrics
+        let admission: Admission
+        let started = ContinuousClock.now
+        private let state = Mutex<(sawText: Bool, released: Bool)>((false, false))
+
+        init(model: String, api: String, metrics: GatewayMetrics, admission: Admission) {
+            self.model = model
+            self.api = api
+            self.metrics = metrics
+            self.admission = admission
+        }
+
+        func observe(_ event: GenerationEvent) {
+            switch event {
+            case .text:
+                let first = state.withLock { state in
+                    defer { state.sawText = true }
+                    return !state.sawText
+                }
+                if first { metrics.timeToFirstToken(model: model, api: api, ContinuousClock.now - started) }
+            case .done(let completion):
+                metrics.tokens(
+                    model: model, api: api, prompt: completion.usage.promptTokens, completion: completion.usage.completionTokens)
+                if completion.timings.decodeMs > 0 {
+                    let rate = Double(completion.timings.decodeTokens) * 1000 / completion.timings.decodeMs
+                    metrics.decodeRate(model: model, api: api, tokensPerSecond: rate)
+                }
+                metrics.request(model: model, api: api, status: completion.reason == .error ? 500 : 200)
+            case .toolCall: break
+            }
+        }
+
+        func failed() {
+            metrics.request(model: model, api: api, status: 500)
+            release()
+        }
+
+        func release() {
+            let first = state.withLock { state in
+                defer { state.released = true }
+                return !state.released
+            }
+            if first { metrics.inFlight(model: model, admission.leave(model)) }
+        }
+
+        // A reader that stops early never reaches the end: the place is given back when the last copy goes.
+        deinit { release() }
     }
 }
 

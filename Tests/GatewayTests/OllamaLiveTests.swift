@@ -339,7 +339,9 @@ import Testing
             while inFlight(gateway) > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(inFlight(gateway) == 0)
             // It was cancelled, not finished: no request has been recorded as answered yet.
-            #expect(!gateway.metrics.render().contains(#"status="200""#))
+            #expect(
+                !gateway.metrics.render().contains(
+                    #"rockchipllama_requests_total{model="smollm2-135m-instruct",api="ollama",status="200"}"#))
 
             let next = try await LiveGateway.send(
                 .post, base + "/api/generate",

@@ -90,7 +90,7 @@ enum OllamaGenerationRoutes {
     /// fails after the 200 went out. A client that disconnects makes `write` throw: that ends the iteration,
     /// which cancels the generation and frees its slot.
     static func writeStream(
-        _ events: AsyncThrowingStream<GenerationEvent, any Error>, shape: Shape, model: String,
+        _ events: some AsyncSequence<GenerationEvent, any Error> & Sendable, shape: Shape, model: String,
         started: ContinuousClock.Instant, to writer: inout any ResponseBodyWriter
     ) async throws {
         var mapper = OllamaEventMapper()
@@ -127,7 +127,7 @@ enum OllamaGenerationRoutes {
 
     /// `stream: false`: the whole answer in one object; a failure is a plain error with its status.
     static func collect(
-        _ events: AsyncThrowingStream<GenerationEvent, any Error>, shape: Shape, model: String,
+        _ events: some AsyncSequence<GenerationEvent, any Error> & Sendable, shape: Shape, model: String,
         started: ContinuousClock.Instant
     ) async throws -> Response {
         var mapper = OllamaEventMapper()

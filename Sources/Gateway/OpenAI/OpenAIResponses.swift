@@ -35,7 +35,7 @@ enum OpenAIResponses {
     /// so when the client goes away the failed write ends it, which drops `events` and cancels the generation;
     /// nothing outlives the response.
     static func stream<T: OpenAIStreamTranscoding>(
-        _ events: AsyncThrowingStream<GenerationEvent, any Error>, through transcoder: T
+        _ events: some AsyncSequence<GenerationEvent, any Error> & Sendable, through transcoder: T
     ) -> Response {
         Response(
             status: .ok,
@@ -73,7 +73,8 @@ enum OpenAIResponses {
     }
 
     /// Reads a whole generation for a non-streaming answer.
-    static func collect(_ events: AsyncThrowingStream<GenerationEvent, any Error>) async throws(APIError) -> OpenAICollectedAnswer
+    static func collect(_ events: some AsyncSequence<GenerationEvent, any Error> & Sendable) async throws(APIError)
+        -> OpenAICollectedAnswer
     {
         var answer = OpenAICollectedAnswer()
         do {
