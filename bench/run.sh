@@ -43,7 +43,7 @@ py_lib=$("$PYTHON" -c 'import os, llama_cpp; print(os.path.realpath(os.path.join
     die "llama_cpp uses $py_lib but the worker would load $RUNNER_LLAMA_LIBRARY"
 
 # A short path: Unix socket paths are limited to 108 bytes.
-WORK=$(mktemp -d /tmp/rl-bench.XXXXXX)
+WORK=$(mktemp -d -t rl-bench.XXXXXX)
 RESULTS=$WORK/results
 mkdir -p "$RESULTS"
 # Others may rebuild .build/ while this runs; every worker of one run uses this copy of the binary.
