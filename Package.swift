@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Engine",
+                "Engine", "Manifest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),

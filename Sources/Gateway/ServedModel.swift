@@ -1,5 +1,6 @@
 public import Engine
 public import Foundation
+internal import Manifest
 
 /// A model as the HTTP surfaces see it: what to say about it, and the engine that answers for it (a
 /// `WorkerClient` in `runner apply`, an in-process engine in tests).
@@ -67,9 +68,6 @@ public struct ModelRegistry: Sendable {
         return models.first { model in ([model.name] + model.aliases).contains { Self.lookupKey($0) == key } }
     }
 
-    static func lookupKey(_ name: String) -> String {
-        var key = name.lowercased()
-        if key.hasSuffix(":latest") { key.removeLast(":latest".count) }
-        return key
-    }
+    /// The manifest's own rule, so the APIs resolve a name exactly as `runner plan` and `status` do.
+    static func lookupKey(_ name: String) -> String { ModelNaming.lookupKey(name) }
 }

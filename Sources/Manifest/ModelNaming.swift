@@ -39,6 +39,20 @@ public enum ModelNaming {
         return name.isEmpty ? nil : name
     }
 
+    /// The quantisation a model file's name states (`Q4_1`, `Q4_K_M`, `W8A8`), upper-cased, if any.
+    public static func quantisation(forFile file: String) -> String? {
+        var stem = (file as NSString).lastPathComponent
+        for suffix in [".rkllm", ".gguf"] where stem.lowercased().hasSuffix(suffix) { stem.removeLast(suffix.count) }
+        if let dot = stem.lastIndex(of: "."), isQuantisation(String(stem[stem.index(after: dot)...]).lowercased()) {
+            return String(stem[stem.index(after: dot)...]).uppercased()
+        }
+        for token in stem.split(whereSeparator: { $0 == "-" || $0 == " " }).map(String.init) {
+            let candidates = isQuantisation(token.lowercased()) ? [token] : token.split(separator: "_").map(String.init)
+            if let quant = candidates.first(where: { isQuantisation($0.lowercased()) }) { return quant.uppercased() }
+        }
+        return nil
+    }
+
     /// The context a model file was converted for (`ctx16384`), if its name says.
     public static func context(forFile file: String) -> Int? {
         let tokens = (file as NSString).lastPathComponent.lowercased().split(whereSeparator: { "-_.".contains($0) })

@@ -76,19 +76,6 @@ struct ModelFacts {
         if let size = tokens.first(where: { $0.range(of: #"^\d+(\.\d+)?[MmBb]$"#, options: .regularExpression) != nil }) {
             parameterSize = size.uppercased()
         }
-        let quantizationPatterns = [#"^[IiQqFf]\w*\d"#, #"^[Ww]\d+[Aa]\d+"#]
-        if let dot = stem.range(of: ".", options: .backwards) {
-            let beforeExtension = String(stem[..<dot.lowerBound])
-            if let quant = beforeExtension.split(separator: ".").last.map(String.init), beforeExtension.contains("."),
-                quantizationPatterns.contains(where: { quant.range(of: $0, options: .regularExpression) != nil })
-            {
-                quantization = quant.uppercased()
-            }
-        }
-        if quantization.isEmpty,
-            let quant = tokens.first(where: { $0.range(of: #"^[Ww]\d+[Aa]\d+$"#, options: .regularExpression) != nil })
-        {
-            quantization = quant.uppercased()
-        }
+        quantization = ModelNaming.quantisation(forFile: stem) ?? ""
     }
 }

@@ -14,6 +14,14 @@ struct ModelNamingTests {
         #expect(ModelNaming.friendlyName(forFile: file) == name)
     }
 
+    @Test func quantisationFromFileName() {
+        #expect(ModelNaming.quantisation(forFile: "SmolLM2-135M-Instruct.Q4_1.gguf") == "Q4_1")
+        #expect(ModelNaming.quantisation(forFile: "Llama-3.2-1B-Instruct-Q4_K_M.gguf") == "Q4_K_M")
+        #expect(ModelNaming.quantisation(forFile: "gemma-3-1b-it_w8a8.rkllm") == "W8A8")
+        #expect(ModelNaming.quantisation(forFile: "Qwen_Qwen3-0.6B-w8a8-opt0-hybrid0-npu3-ctx16384-rk3588.rkllm") == "W8A8")
+        #expect(ModelNaming.quantisation(forFile: "model.gguf") == nil)
+    }
+
     @Test func nothingLeftGivesNoName() {
         #expect(ModelNaming.friendlyName(forFile: "Q4_0.gguf") == nil)
         #expect(ModelNaming.friendlyName(forFile: "w8a8-rk3588.rkllm") == nil)
