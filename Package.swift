@@ -37,7 +37,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "Engine",
-            dependencies: ["CLlama", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CLlama", "CRKLLM", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .target(
             name: "Worker",

@@ -21,6 +21,8 @@ public struct EngineError: Error, Sendable, Codable, Equatable, CustomStringConv
         public static let decodeFailed = Code(rawValue: "decode_failed")
         public static let promptCacheFailed = Code(rawValue: "prompt_cache_failed")
         public static let unknownPromptCache = Code(rawValue: "unknown_prompt_cache")
+        /// Too many requests are already waiting for the runtime (HTTP 429).
+        public static let busy = Code(rawValue: "busy")
         /// The engine is shutting down or its thread has stopped.
         public static let unavailable = Code(rawValue: "unavailable")
     }

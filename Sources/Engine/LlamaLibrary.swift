@@ -77,7 +77,7 @@ struct LlamaLibrary: @unchecked Sendable {
             let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
             throw EngineError(.libraryNotFound, "cannot open llama.cpp library at \(path): \(reason)")
         }
-        var symbols = SymbolTable(handle: handle)
+        var symbols = DynamicSymbolTable(handle: handle)
         let library = LlamaLibrary(path: path, symbols: &symbols)
         guard symbols.missing.isEmpty else {
             // No dlclose: ggml's libraries install a process-wide terminate handler when loaded and assert
@@ -102,7 +102,7 @@ struct LlamaLibrary: @unchecked Sendable {
         }
     }
 
-    private init(path: String, symbols s: inout SymbolTable) {
+    private init(path: String, symbols s: inout DynamicSymbolTable) {
         self.path = path
         backendInit = s.resolve("llama_backend_init")
         versionString = s.resolve("llama_version")
@@ -150,21 +150,5 @@ struct LlamaLibrary: @unchecked Sendable {
         samplerMirostatV2 = s.resolve("llama_sampler_init_mirostat_v2")
         samplerGrammar = s.resolve("llama_sampler_init_grammar")
         version = s.missing.isEmpty ? versionString().map { String(cString: $0) } ?? "unknown" : "unknown"
-    }
-}
-
-/// dlsym with bookkeeping: records every missing name so one error can list them all.
-private struct SymbolTable {
-    let handle: UnsafeMutableRawPointer
-    var missing: [String] = []
-
-    mutating func resolve<F>(_ name: String) -> F {
-        if let symbol = dlsym(handle, name) {
-            return unsafeBitCast(symbol, to: F.self)
-        }
-        missing.append(name)
-        // A placeholder of the right type so initialisation can finish and report every missing name;
-        // `load` throws before a library with any missing symbol is returned, so it is never called.
-        return unsafeBitCast(handle, to: F.self)
     }
 }

@@ -86,6 +86,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case .invalidRequest, .unknownPromptCache, .unsupported:
             APIError(style, .badRequest, error.message, code: error.code.rawValue)
         case .unavailable: APIError(style, .serviceUnavailable, error.message, code: "model_unavailable", retryAfter: 1)
+        case .busy: APIError(style, .tooManyRequests, error.message, code: "queue_full", retryAfter: 1)
         default: APIError(style, .internalServerError, error.message, code: error.code.rawValue)
         }
     }

@@ -1,3 +1,4 @@
+public import Engine
 internal import Foundation
 public import Logging
 public import Manifest
@@ -27,6 +28,16 @@ public struct ApplyExecutor: Sendable {
         for model in desired.models {
             switch (model.engine, model.source) {
             case (.llamacpp, .local): break
+            case (.rkllm, .local):
+                // The library is checked here, from its bytes, so a wrong or missing runtime fails the apply
+                // before anything changes; only workers ever load it.
+                do {
+                    _ = try RKLLMLibraryFile.inspect(
+                        path: desired.runtimes.rkllmLibrary ?? RKLLMEngine.Configuration.defaultLibraryPath,
+                        requested: RKLLMRuntimeABI(desired.runtimes.rkllmABI))
+                } catch {
+                    reasons.append("model \(model.name): \(error.message)")
+                }
             case (.llamacpp, _):
                 reasons.append("model \(model.name): Hugging Face downloads are not implemented yet (issue #6); use source.path")
             default: reasons.append("model \(model.name): engine \(model.engine.rawValue) is not implemented yet")
@@ -51,5 +62,16 @@ public struct ApplyExecutor: Sendable {
             }
         }
         try AtomicFile.write(json: desired, to: state.appliedManifest)
+    }
+}
+
+extension RKLLMRuntimeABI {
+    /// The manifest's `runtimes.rkllm.abi`; nil for `auto`: read it from the library.
+    public init?(_ abi: RKLLMABI) {
+        switch abi {
+        case .auto: return nil
+        case .v1Dot2: self = .v1_2
+        case .v1Dot3: self = .v1_3
+        }
     }
 }

@@ -80,11 +80,48 @@ enum EngineFactory {
                 sampling: Sampling(model.sampling), chatTemplate: model.chatTemplate.map(ChatTemplate.init),
                 promptCacheDirectory: cacheDirectory, logger: logger)
             return try await LlamaEngine.load(configuration)
-        case (.llamacpp, _):
+        case (.rkllm, .local(let path)):
+            return try await RKLLMEngine.load(
+                rkllmConfiguration(model, path: path, runtimes: runtimes, cacheDirectory: cacheDirectory, logger: logger))
+        case (.llamacpp, _), (.rkllm, _):
             throw EngineError(
                 .unsupported, "model \(model.name): Hugging Face downloads are not implemented yet (issue #6); use source.path")
         default:
-            throw EngineError(.unsupported, "engine \(model.engine.rawValue) is not implemented yet (rkllm: issue #5)")
+            throw EngineError(.unsupported, "engine \(model.engine.rawValue) is not implemented yet")
+        }
+    }
+
+    static func rkllmConfiguration(
+        _ model: ResolvedModel, path: String, runtimes: ResolvedRuntimes, cacheDirectory: String, logger: Logger
+    ) -> RKLLMEngine.Configuration {
+        let npu = model.npu
+        let loras = model.lora.compactMap { lora -> RKLLMEngine.Configuration.LoRA? in
+            guard case .local(let path) = lora.source else { return nil }
+            return .init(name: lora.name, path: path, scale: lora.scale)
+        }
+        return RKLLMEngine.Configuration(
+            libraryPath: runtimes.rkllmLibrary ?? RKLLMEngine.Configuration.defaultLibraryPath,
+            abi: RKLLMRuntimeABI(runtimes.rkllmABI), modelPath: path, modelName: model.name, context: model.context,
+            maxNewTokens: model.maxTokens, sampling: Sampling(model.sampling),
+            chatTemplate: model.chatTemplate.map(ChatTemplate.init), thinking: Bool(model.thinking), cpus: npu?.cpus,
+            domain: npu?.domain ?? 0, embedFlash: npu?.embedFlash ?? true, batch: npu?.batch ?? 1, loras: loras,
+            promptCacheDirectory: cacheDirectory,
+            onStuck: { message in
+                // A runtime that ignores rkllm_abort cannot be recovered in process: exit, and the supervisor
+                // starts a fresh worker.
+                logger.critical("\(message); exiting so the supervisor restarts this worker")
+                exit(75)
+            }, logger: logger)
+    }
+}
+
+extension Bool {
+    /// `thinking: auto` leaves it to the engine.
+    init?(_ mode: ThinkingMode) {
+        switch mode {
+        case .auto: return nil
+        case .on: self = true
+        case .off: self = false
         }
     }
 }
