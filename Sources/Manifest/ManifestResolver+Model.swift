@@ -117,7 +117,12 @@ extension ManifestResolver {
             }
             return byExtension
         }
-        if let expected = engine.fileExtension, !fileName.isEmpty, fileExtension != expected {
+        if engine == .rkllm, fileExtension == "gguf" {
+            // RKLLMSim, the runtime simulator for machines without an NPU, takes GGUF files.
+            warning(
+                filePath(of: model, at: path),
+                "engine rkllm with a .gguf file works only with RKLLMSim, the simulator; the vendor runtime needs a .rkllm file")
+        } else if let expected = engine.fileExtension, !fileName.isEmpty, fileExtension != expected {
             let hint = byExtension.map { " (engine: \($0.rawValue) loads .\(fileExtension) files)" } ?? ""
             error(
                 filePath(of: model, at: path),
