@@ -40,6 +40,29 @@ public struct Gateway: Sendable {
         return model
     }
 
+    /// Runs a generation route while watching the client's side of the connection, so that a client that
+    /// leaves before its answer is complete cancels `handler` and the generation with it. A streaming
+    /// answer would notice on its next write, but a whole (non-streaming) one writes nothing until the end.
+    /// Watching means reading the connection past this request, so Hummingbird closes it after the response:
+    /// the response says `Connection: close`, and a keep-alive client reconnects for its next request.
+    public func watchingClient(
+        _ request: Request, _ context: GatewayContext, _ style: APIError.Style,
+        _ handler: (Request) async throws -> Response
+    ) async throws -> Response {
+        var response: Response
+        do {
+            response = try await request.body.consumeWithCancellationOnInboundClose { body in
+                var request = request
+                request.body = body
+                return try await handler(request)
+            }
+        } catch let error as APIError {
+            response = try error.response(from: request, context: context)
+        }
+        response.headers[.connection] = "close"
+        return response
+    }
+
     /// Reads and decodes a JSON body within the endpoint's size limit, with errors in the API's shape.
     public func decode<T: Decodable>(_ type: T.Type, from request: Request, _ style: APIError.Style) async throws -> T {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maxBodyBytes {

@@ -292,6 +292,29 @@ import Testing
         }
     }
 
+    @Test func clientThatLeavesBeforeAWholeAnswerCancelsItsGeneration() async throws {
+        let probe = ProbedEngine(try await LiveGateway.engine.value)
+        try await OpenAITest.serve(probe) { base, gateway in
+            var request = HTTPClientRequest(url: base + "/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(
+                ByteBuffer(
+                    string: Self.chatBody(
+                        #""max_tokens": 1500"#,
+                        messages: #"[{"role": "user", "content": "Count from 1 to 1000, separated by commas."}]"#)))
+            // The client gives up long before 1,500 tokens and closes its connection.
+            await #expect(throws: (any Error).self) {
+                _ = try await HTTPClient.shared.execute(request, timeout: .milliseconds(500))
+            }
+            let clock = ContinuousClock()
+            let start = clock.now
+            while Self.inFlight(gateway) > 0, clock.now - start < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(Self.inFlight(gateway) == 0, "the request is released when its client goes away")
+            #expect(probe.recorded == [.cancelled], "the generation was cancelled, not run to its end")
+        }
+    }
+
     // MARK: Completions
 
     @Test func completionsStreamAndWhole() async throws {

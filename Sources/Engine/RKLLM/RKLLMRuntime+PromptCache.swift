@@ -71,7 +71,8 @@ extension RKLLMRuntime {
         let status = handle.run(
             Array(repeating: input, count: handle.batch),
             options: RKLLMRunOptions(keepHistory: false, savePromptCache: temporary, maxNewTokens: 1), sink: sink)
-        shared.end(kvSizes: handle.kvCacheSizes())
+        let kvSizes = handle.kvCacheSizes()
+        shared.end(kvSizes: kvSizes)
         guard status == 0, !sink.runtimeError, FileManager.default.fileExists(atPath: temporary) else {
             try? FileManager.default.removeItem(atPath: temporary)
             throw EngineError(
@@ -80,7 +81,8 @@ extension RKLLMRuntime {
         do {
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: temporary, toPath: path)
-            expected.tokens = sink.slots.first?.perf.map { Int($0.prefill_tokens) } ?? 0
+            // A paused run (1.2) reports no perf stats; the cache then holds the prompt and one answer token.
+            expected.tokens = sink.slots.first?.perf.map { Int($0.prefill_tokens) } ?? max(0, (kvSizes.first ?? 1) - 1)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(expected).write(to: URL(fileURLWithPath: sidecarPath), options: .atomic)

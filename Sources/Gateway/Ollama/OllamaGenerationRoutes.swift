@@ -34,29 +34,33 @@ enum OllamaGenerationRoutes {
     }
 
     static func register(on router: Router<GatewayContext>, gateway: Gateway) {
-        router.post("/api/chat") { request, _ in
-            let started = ContinuousClock.now
-            let wire = try await gateway.decode(OllamaChatRequest.self, from: request, .ollama)
-            let model = try gateway.model(wire.model, .ollama)
-            let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
-                try OllamaAdapter.chatRequest(wire, for: OllamaModelTraits(model))
+        router.post("/api/chat") { request, context in
+            try await gateway.watchingClient(request, context, .ollama) { request in
+                let started = ContinuousClock.now
+                let wire = try await gateway.decode(OllamaChatRequest.self, from: request, .ollama)
+                let model = try gateway.model(wire.model, .ollama)
+                let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
+                    try OllamaAdapter.chatRequest(wire, for: OllamaModelTraits(model))
+                }
+                return try await answer(
+                    canonical, shape: .chat, requestedName: wire.model ?? model.name, model: model,
+                    isLoad: wire.messages?.isEmpty ?? true, keepAlive: wire.keepAlive, stream: wire.stream ?? true,
+                    started: started, gateway: gateway)
             }
-            return try await answer(
-                canonical, shape: .chat, requestedName: wire.model ?? model.name, model: model,
-                isLoad: wire.messages?.isEmpty ?? true, keepAlive: wire.keepAlive, stream: wire.stream ?? true,
-                started: started, gateway: gateway)
         }
-        router.post("/api/generate") { request, _ in
-            let started = ContinuousClock.now
-            let wire = try await gateway.decode(OllamaGenerateRequest.self, from: request, .ollama)
-            let model = try gateway.model(wire.model, .ollama)
-            let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
-                try OllamaAdapter.generateRequest(wire, for: OllamaModelTraits(model))
+        router.post("/api/generate") { request, context in
+            try await gateway.watchingClient(request, context, .ollama) { request in
+                let started = ContinuousClock.now
+                let wire = try await gateway.decode(OllamaGenerateRequest.self, from: request, .ollama)
+                let model = try gateway.model(wire.model, .ollama)
+                let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
+                    try OllamaAdapter.generateRequest(wire, for: OllamaModelTraits(model))
+                }
+                return try await answer(
+                    canonical, shape: .generate, requestedName: wire.model ?? model.name, model: model,
+                    isLoad: (wire.prompt ?? "").isEmpty && (wire.images ?? []).isEmpty, keepAlive: wire.keepAlive,
+                    stream: wire.stream ?? true, started: started, gateway: gateway)
             }
-            return try await answer(
-                canonical, shape: .generate, requestedName: wire.model ?? model.name, model: model,
-                isLoad: (wire.prompt ?? "").isEmpty && (wire.images ?? []).isEmpty, keepAlive: wire.keepAlive,
-                stream: wire.stream ?? true, started: started, gateway: gateway)
         }
     }
 

@@ -9,8 +9,12 @@ enum OpenAIRoutes {
     static let api = "openai"
 
     static func register(on router: Router<GatewayContext>, gateway: Gateway) {
-        router.post("/v1/chat/completions") { request, _ in try await chatCompletions(request, gateway) }
-        router.post("/v1/completions") { request, _ in try await completions(request, gateway) }
+        router.post("/v1/chat/completions") { request, context in
+            try await gateway.watchingClient(request, context, .openAI) { try await chatCompletions($0, gateway) }
+        }
+        router.post("/v1/completions") { request, context in
+            try await gateway.watchingClient(request, context, .openAI) { try await completions($0, gateway) }
+        }
         router.post("/v1/embeddings") { request, _ in try await embeddings(request, gateway) }
         router.get("/v1/models") { _, _ in try OpenAIResponses.json(OpenAIAdapter.modelList(gateway.registry.models)) }
         // `**`: a model id may contain a slash (`org/model`).
