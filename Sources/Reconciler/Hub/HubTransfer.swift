@@ -1,6 +1,5 @@
 internal import AsyncHTTPClient
 internal import Foundation
-internal import Logging
 internal import NIOCore
 internal import NIOHTTP1
 
@@ -12,7 +11,7 @@ struct HubTransfer {
     let file: HubFile
     let http: HTTPClient
 
-    private var cache: HubCacheLayout { downloader.cache }
+    var cache: HubCacheLayout { downloader.cache }
     private static let maxHops = 10
     private static let flushBytes = 1 << 20
 
@@ -151,115 +150,6 @@ struct HubTransfer {
         meter.update(partial.size)
         if let total, partial.size != total {
             throw HubError(.network, "the download of \(file) ended after \(partial.size) of \(total) bytes")
-        }
-    }
-
-    // MARK: Cache
-
-    /// The lock and the partial file of a blob this attempt is downloading.
-    struct Claim {
-        var lock: HubFileLock
-        var partial: PartialBlob
-    }
-
-    enum Start {
-        case cached(URL)
-        case claimed(Claim)
-    }
-
-    /// Links a blob that is already there (another revision's, or another process's that finished while this
-    /// one waited for the lock); otherwise takes the lock and opens the partial file.
-    private func begin(_ metadata: HubMetadata) async throws -> Start {
-        if let snapshot = try await linkIfPresent(metadata) { return .cached(snapshot) }
-        let lock = try await HubFileLock.acquire(cache.lock(repo: file.repo, etag: metadata.etag), logger: downloader.logger)
-        if let snapshot = try await linkIfPresent(metadata) { return .cached(snapshot) }
-        let blobs = cache.blob(repo: file.repo, etag: metadata.etag).deletingLastPathComponent()
-        // Hashed only when a Range request is about to resume it, since a 200 would throw the bytes away.
-        return .claimed(Claim(lock: lock, partial: try PartialBlob.open(blobs: blobs, etag: metadata.etag)))
-    }
-
-    private func linkIfPresent(_ metadata: HubMetadata) async throws -> URL? {
-        let blob = cache.blob(repo: file.repo, etag: metadata.etag)
-        guard FileManager.default.fileExists(atPath: blob.path), try await downloader.isAcceptable(blob, file) else { return nil }
-        return try link(metadata)
-    }
-
-    private func link(_ metadata: HubMetadata) throws -> URL {
-        let snapshot = try cache.linkSnapshot(repo: file.repo, commit: metadata.commit, file: file.file, etag: metadata.etag)
-        if file.revision != metadata.commit {
-            try cache.writeRef(repo: file.repo, revision: file.revision, commit: metadata.commit)
-        }
-        return snapshot
-    }
-
-    /// Checks the sha256, then moves the blob into place, links the snapshot and writes the ref, in that order,
-    /// so a reader following the ref always finds the whole file.
-    private func publish(_ metadata: HubMetadata, claim: Claim, meter: ProgressMeter) async throws -> URL {
-        let partial = claim.partial
-        let digest = partial.hexDigest()
-        if let expected = file.sha256, digest != expected {
-            partial.discard()
-            throw HubError(
-                .checksumMismatch,
-                "sha256 mismatch for \(file): expected \(expected), got \(digest); the download was deleted and nothing was published"
-            )
-        }
-        let blob = cache.blob(repo: file.repo, etag: metadata.etag)
-        try await partial.publish(to: blob)
-        downloader.verified?.mark(blob, sha256: digest)
-        let snapshot = try link(metadata)
-        meter.finish(partial.size)
-        downloader.logger.info(
-            "downloaded",
-            metadata: [
-                "repo": "\(file.repo)", "file": "\(file.file)", "commit": "\(metadata.commit)", "bytes": "\(partial.size)",
-                "sha256": "\(digest)",
-            ])
-        // Held until the snapshot and the ref point at the blob.
-        withExtendedLifetime(claim.lock) {}
-        return snapshot
-    }
-
-    // MARK: Answers
-
-    /// `Content-Range: bytes START-END/TOTAL` → START.
-    static func rangeStart(_ headers: HTTPHeaders) -> Int64? {
-        guard let value = headers.first(name: "Content-Range"), value.hasPrefix("bytes ") else { return nil }
-        return value.dropFirst(6).split(separator: "-").first.flatMap { Int64($0) }
-    }
-
-    static func totalSize(_ response: HTTPClientResponse) -> Int64? {
-        if response.status == .partialContent {
-            return response.headers.first(name: "Content-Range")?.split(separator: "/").last.flatMap { Int64($0) }
-        }
-        return response.headers.first(name: "Content-Length").flatMap { Int64($0) }
-    }
-
-    static func refusal(_ response: HTTPClientResponse, file: HubFile, tokenSent: Bool) async -> HubError {
-        let body = (try? await response.body.collect(upTo: 1 << 16)).map { String(buffer: $0) } ?? ""
-        let detail = body.isEmpty ? "" : " (\(body.prefix(200).trimmingCharacters(in: .whitespacesAndNewlines)))"
-        let code = response.headers.first(name: "X-Error-Code")
-        switch response.status.code {
-        case 401 where tokenSent:
-            return HubError(
-                .needsToken, "the token was refused for repo \(file.repo): it may not exist, or the token has no access")
-        case 401:
-            return HubError(
-                .needsToken, "repo \(file.repo) needs a token: set HF_TOKEN (or HF_TOKEN_PATH) to a token with access")
-        case 403:
-            return HubError(
-                .forbidden,
-                "access to repo \(file.repo) is refused: accept its terms on the hub with the token's account\(detail)")
-        case 404 where code == "RepoNotFound":
-            return HubError(.notFound, "no repo \(file.repo) on the hub")
-        case 404 where code == "RevisionNotFound":
-            return HubError(.notFound, "no revision \(file.revision) in repo \(file.repo)")
-        case 404:
-            return HubError(.notFound, "no file \(file.file) in repo \(file.repo) at revision \(file.revision)")
-        case 408, 429, 500...599:
-            return HubError(.server, "the hub answered \(response.status.code) for \(file)\(detail)")
-        default:
-            return HubError(.badResponse, "the hub answered \(response.status.code) for \(file)\(detail)")
         }
     }
 }
