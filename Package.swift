@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
+        // Already in the graph through async-http-client's dependencies; used for SHA-256 of downloads.
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     ],
     targets: [
         // Header-only C modules. Never linked: the libraries are opened with dlopen at run time.
@@ -70,6 +72,11 @@ let package = Package(
                 "Manifest", "Worker", "Gateway", "Engine",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         .executableTarget(
@@ -98,7 +105,18 @@ let package = Package(
             ],
             exclude: ["Clients"],
             swiftSettings: strict),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "Manifest"], swiftSettings: strict),
+        .testTarget(
+            name: "ReconcilerTests",
+            dependencies: [
+                "Reconciler", "Manifest",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "CRKLLMTests", dependencies: ["CRKLLM"], swiftSettings: strict),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Worker", "Engine"], swiftSettings: strict),
     ]

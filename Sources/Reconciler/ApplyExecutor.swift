@@ -11,15 +11,24 @@ public struct ApplyExecutor: Sendable {
     public var logger: Logger
     /// Builds the command line of a worker for a model.
     public var launch: @Sendable (ResolvedModel) -> WorkerSupervisor.Launch
+    /// Fetches Hugging Face files into the hub cache before any worker is touched.
+    public var downloader: HubDownloader
+    /// Told of each download's progress, with the model's name (e.g. to draw a bar on a terminal).
+    public var downloadProgress: @Sendable (String, HubProgress) -> Void = { _, _ in }
 
     public init(
-        state: StateDirectory, supervisor: WorkerSupervisor, logger: Logger,
+        state: StateDirectory, supervisor: WorkerSupervisor, logger: Logger, downloader: HubDownloader? = nil,
         launch: @escaping @Sendable (ResolvedModel) -> WorkerSupervisor.Launch
     ) {
         self.state = state
         self.supervisor = supervisor
         self.logger = logger
         self.launch = launch
+        self.downloader =
+            downloader
+            ?? HubDownloader(
+                cache: HubCacheLayout(hub: state.hubCache()), verified: VerifiedBlobs(directory: state.verifiedBlobs),
+                logger: logger)
     }
 
     /// Reasons this build cannot apply the manifest at all; empty when it can.
@@ -27,8 +36,8 @@ public struct ApplyExecutor: Sendable {
         var reasons = plan.problems
         for model in desired.models {
             switch (model.engine, model.source) {
-            case (.llamacpp, .local): break
-            case (.rkllm, .local):
+            case (.llamacpp, .local), (.llamacpp, .huggingface): break
+            case (.rkllm, .local), (.rkllm, .huggingface):
                 // The library is checked here, from its bytes, so a wrong or missing runtime fails the apply
                 // before anything changes; only workers ever load it.
                 do {
@@ -38,17 +47,17 @@ public struct ApplyExecutor: Sendable {
                 } catch {
                     reasons.append("model \(model.name): \(error.message)")
                 }
-            case (.llamacpp, _):
-                reasons.append("model \(model.name): Hugging Face downloads are not implemented yet (issue #6); use source.path")
             default: reasons.append("model \(model.name): engine \(model.engine.rawValue) is not implemented yet")
             }
         }
         return reasons
     }
 
-    /// Stops workers a previous supervisor left running, starts one worker per model (each builds its prompt
-    /// caches before it reports healthy), then records the manifest as applied.
+    /// Downloads the Hugging Face files that are missing, stops workers a previous supervisor left running,
+    /// starts one worker per model (each builds its prompt caches before it reports healthy), then records the
+    /// manifest as applied. A failed download throws before any worker is stopped.
     public func apply(_ desired: ResolvedManifest, observed: ObservedState) async throws {
+        try await downloadModelFiles(desired)
         for (model, record) in observed.runningWorkers {
             logger.info("stopping a worker left by an earlier run", metadata: ["model": "\(model)", "pid": "\(record.pid)"])
             kill(record.pid, SIGTERM)
@@ -62,6 +71,20 @@ public struct ApplyExecutor: Sendable {
             }
         }
         try AtomicFile.write(json: desired, to: state.appliedManifest)
+    }
+
+    /// One file at a time: they share the link, and a failure names its model.
+    func downloadModelFiles(_ desired: ResolvedManifest) async throws {
+        for model in desired.models {
+            for file in ModelFiles.hubFiles(of: model) {
+                let progress = downloadProgress
+                do {
+                    try await downloader.ensure(file) { progress(model.name, $0) }
+                } catch let error as HubError {
+                    throw HubError(error.code, "model \(model.name): \(error.message)")
+                }
+            }
+        }
     }
 }
 

@@ -7,7 +7,7 @@ public struct ObservedState: Sendable, Equatable {
     public var applied: ResolvedManifest?
     /// Workers whose process is alive, by model name.
     public var runningWorkers: [String: WorkerRecord]
-    /// Model files found on disk, by model name.
+    /// Model files found on disk, by model name; Hugging Face LoRA adapters' as `model/adapter`.
     public var modelFiles: [String: String]
     /// Built prompt caches, as `model/preset`.
     public var promptCaches: Set<String>
@@ -62,6 +62,12 @@ public struct StateObserver: Sendable {
                     observed.modelFiles[model.name] = cached.path
                 }
             default: break
+            }
+            for lora in model.lora {
+                guard case .huggingface = lora.source, let path = ModelFiles.localPath(for: lora.source, hub: hub) else {
+                    continue
+                }
+                observed.modelFiles["\(model.name)/\(lora.name)"] = path
             }
             for preset in model.promptCaches
             where fileManager.fileExists(atPath: state.promptCache(model: model.name, preset: preset.name).path) {

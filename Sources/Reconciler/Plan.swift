@@ -58,6 +58,7 @@ public enum Planner {
             let (action, problem) = modelFileAction(model, observed: observed)
             if let action { actions.append(action) }
             if let problem { problems.append(problem) }
+            actions += loraFileActions(model, observed: observed)
         }
         for model in desired.models {
             let before = applied?.model(exactly: model.name)
@@ -115,6 +116,16 @@ public enum Planner {
         case .huggingface(let repo, let file, let revision, _):
             if let path = observed.modelFiles[model.name] { return (Action(.keep, .model, model.name, "cached: \(path)"), nil) }
             return (Action(.create, .model, model.name, "download \(repo)/\(file) at \(revision)"), nil)
+        }
+    }
+
+    /// Hugging Face LoRA adapters, as `model/adapter` (local ones are checked by validation).
+    static func loraFileActions(_ model: ResolvedModel, observed: ObservedState) -> [Action] {
+        model.lora.compactMap { lora in
+            guard case .huggingface(let repo, let file, let revision, _) = lora.source else { return nil }
+            let key = "\(model.name)/\(lora.name)"
+            if let path = observed.modelFiles[key] { return Action(.keep, .model, key, "cached: \(path)") }
+            return Action(.create, .model, key, "download LoRA \(repo)/\(file) at \(revision)")
         }
     }
 

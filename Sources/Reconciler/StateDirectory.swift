@@ -20,8 +20,10 @@ public struct StateDirectory: Sendable, Equatable {
         return StateDirectory(root: URL(fileURLWithPath: home).appendingPathComponent(".local/state/rockchipllama"))
     }
 
-    /// The Hugging Face hub cache: `$HF_HOME/hub` when HF_HOME is set (shared with huggingface_hub), else ours.
+    /// The Hugging Face hub cache: `HF_HUB_CACHE`, else `$HF_HOME/hub` when HF_HOME is set (the two variables
+    /// huggingface_hub reads, so both share it), else ours.
     public func hubCache(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
+        if let hubCache = environment["HF_HUB_CACHE"], !hubCache.isEmpty { return URL(fileURLWithPath: hubCache) }
         if let hfHome = environment["HF_HOME"], !hfHome.isEmpty {
             return URL(fileURLWithPath: hfHome).appendingPathComponent("hub")
         }

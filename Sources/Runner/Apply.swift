@@ -47,15 +47,22 @@ extension RunnerCommand {
             let logger = Logger(label: "runner")
             let supervisor = WorkerSupervisor(state: directory, logger: logger, readinessTimeout: .seconds(readinessTimeout))
             let manifestPath = URL(fileURLWithPath: file).standardizedFileURL.path
-            let executor = ApplyExecutor(state: directory, supervisor: supervisor, logger: logger) { model in
+            var executor = ApplyExecutor(state: directory, supervisor: supervisor, logger: logger) { model in
                 WorkerSupervisor.Launch(
                     model: model.name, executable: RunnerExecutable.path,
                     arguments: ["worker", "--model", model.name, "--manifest", manifestPath, "--state-dir", directory.root.path],
                     restart: model.lifecycle.restart)
             }
+            let bar = DownloadProgressBar.forTerminal()
+            if let bar {
+                executor.downloadProgress = { bar.draw(model: $0, $1) }
+                // The bar shows the progress; periodic log lines would break it up.
+                executor.downloader.logInterval = nil
+            }
             do {
                 try await executor.apply(resolved, observed: observed)
             } catch {
+                bar?.endLine()
                 Console.error("error: \(error)")
                 throw ExitCode.failure
             }

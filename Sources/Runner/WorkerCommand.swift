@@ -24,13 +24,21 @@ extension RunnerCommand {
 
         func run() async throws {
             let (_, resolved) = try loadManifestOrExit(manifest)
-            guard let model = resolved.model(named: model) else {
+            guard let declared = resolved.model(named: model) else {
                 Console.error("error: \(manifest) declares no model '\(self.model)'")
                 throw ExitCode.failure
             }
             var logger = Logger(label: "worker")
-            logger[metadataKey: "model"] = .string(model.name)
+            logger[metadataKey: "model"] = .string(declared.name)
             let directory = state.stateDirectory
+            // Hugging Face sources become their snapshot paths in the hub cache, which apply filled.
+            let model: ResolvedModel
+            do {
+                model = try ModelFiles.withLocalFiles(declared, hub: HubCacheLayout(hub: directory.hubCache()))
+            } catch {
+                Console.error("error: worker \(declared.name): \(error)")
+                throw ExitCode.failure
+            }
             let cacheDirectory = directory.promptCaches.appendingPathComponent(model.name).path
             let socketPath = directory.workerSocket(model.name).path
             do {
@@ -84,8 +92,8 @@ enum EngineFactory {
             return try await RKLLMEngine.load(
                 rkllmConfiguration(model, path: path, runtimes: runtimes, cacheDirectory: cacheDirectory, logger: logger))
         case (.llamacpp, _), (.rkllm, _):
-            throw EngineError(
-                .unsupported, "model \(model.name): Hugging Face downloads are not implemented yet (issue #6); use source.path")
+            // `ModelFiles.withLocalFiles` has already turned a downloaded file into its local path.
+            throw EngineError(.modelLoadFailed, "model \(model.name): its file has not been downloaded (run runner apply)")
         default:
             throw EngineError(.unsupported, "engine \(model.engine.rawValue) is not implemented yet")
         }

@@ -29,6 +29,9 @@ final class SimEnvironment {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         trace = directory + "/trace.jsonl"
         setenv("RKLLMSIM_TRACE", trace, 1)
+        // Two llama.cpp threads spin-wait on each other; on a 2-core machine shared with other test processes
+        // that is ten times slower than one.
+        setenv("RKLLMSIM_THREADS", "1", 1)
         if let reply {
             let path = directory + "/reply.txt"
             try Data(reply.utf8).write(to: URL(fileURLWithPath: path))
@@ -43,6 +46,7 @@ final class SimEnvironment {
         unsetenv("RKLLMSIM_TRACE")
         unsetenv("RKLLMSIM_REPLY")
         unsetenv("RKLLMSIM_TOKEN_DELAY_MS")
+        unsetenv("RKLLMSIM_THREADS")
         try? FileManager.default.removeItem(atPath: directory)
     }
 

@@ -1,0 +1,45 @@
+internal import Foundation
+public import Manifest
+
+/// Where the files a model needs are on this device: a local path as written, a Hugging Face file at its
+/// snapshot path in the hub cache once downloaded.
+public enum ModelFiles {
+    /// The file a worker should open, or nil when it is not on the device (yet).
+    public static func localPath(for source: ResolvedSource, hub: HubCacheLayout) -> String? {
+        switch source {
+        case .local(let path): path
+        case .huggingface(let repo, let file, let revision, _): hub.cachedFile(repo: repo, file: file, revision: revision)?.path
+        case .upstream: nil
+        }
+    }
+
+    /// The Hugging Face files of a model: its own, then its LoRA adapters'.
+    public static func hubFiles(of model: ResolvedModel) -> [HubFile] {
+        ([model.source] + model.lora.map(\.source)).compactMap { source in
+            guard case .huggingface(let repo, let file, let revision, let sha256) = source else { return nil }
+            return HubFile(repo: repo, file: file, revision: revision, sha256: sha256)
+        }
+    }
+
+    /// The model with every Hugging Face source (its own and its adapters') replaced by the cached file, so an
+    /// engine only ever sees local paths. Throws when one is not in the cache: apply downloads them first.
+    public static func withLocalFiles(_ model: ResolvedModel, hub: HubCacheLayout) throws -> ResolvedModel {
+        var model = model
+        model.source = try local(model.source, hub: hub, model: model.name)
+        for index in model.lora.indices {
+            model.lora[index].source = try local(model.lora[index].source, hub: hub, model: model.name)
+        }
+        return model
+    }
+
+    private static func local(_ source: ResolvedSource, hub: HubCacheLayout, model: String) throws -> ResolvedSource {
+        guard case .huggingface(let repo, let file, let revision, _) = source else { return source }
+        guard let path = localPath(for: source, hub: hub) else {
+            throw ReconcilerError(
+                .missingModelFile,
+                "model \(model): \(repo)/\(file) at \(revision) is not in the Hugging Face cache at \(hub.hub.path); runner apply downloads it"
+            )
+        }
+        return .local(path: path)
+    }
+}
