@@ -53,6 +53,9 @@ final class RKLLMRun: RKLLMRunSink {
     /// Pause the run once no index needs more tokens. Off only where the runtime's own cap ends the run
     /// (building a prompt cache on 1.3, which should end with FINISH as the vendor documents it).
     var pausesWhenDone = true
+    /// The `max_new_tokens` the runtime was given for this run (1.3), if any. An index that reaches it is
+    /// left for the runtime to end, so the run finishes with FINISH and its perf stats.
+    var runtimeCap: Int?
 
     init(_ slots: [Slot]) { self.slots = slots }
 
@@ -102,7 +105,9 @@ final class RKLLMRun: RKLLMRunSink {
             emit(delta, at: index)
             if stopped { slots[index].outcome = .stop }
         }
-        if slots[index].outcome == nil && slots[index].tokens >= slots[index].maxTokens { slots[index].outcome = .length }
+        if slots[index].outcome == nil, slots[index].tokens >= slots[index].maxTokens, runtimeCap != slots[index].maxTokens {
+            slots[index].outcome = .length
+        }
     }
 
     private func emit(_ text: String, at index: Int) {

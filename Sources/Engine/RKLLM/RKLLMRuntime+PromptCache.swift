@@ -101,20 +101,22 @@ extension RKLLMRuntime {
     }
 
     /// Before a fresh conversation: loads the preset the request names, or the one its text starts with,
-    /// unless it is loaded already. Returns the milliseconds spent loading.
-    func usePreset(for text: String, named requested: String?) -> Double {
+    /// unless it is loaded already. Returns the milliseconds spent loading and the preset's tokens (0 when
+    /// none applies).
+    func usePreset(for text: String, named requested: String?) -> (loadMs: Double, tokens: Int) {
         let name =
             requested
             ?? presets.filter { text.hasPrefix($0.value.system) }.max { $0.value.system.count < $1.value.system.count }?.key
-        guard let name, let preset = presets[name], loadedPreset != name else { return 0 }
+        guard let name, let preset = presets[name] else { return (0, 0) }
+        guard loadedPreset != name else { return (0, preset.tokens) }
         let started = ContinuousClock.now
         releasePreset()
         guard handle.loadPromptCache(preset.path) == 0 else {
             logger.warning("rkllm_load_prompt_cache failed; answering without it", metadata: ["preset": "\(name)"])
-            return milliseconds(ContinuousClock.now - started)
+            return (milliseconds(ContinuousClock.now - started), 0)
         }
         loadedPreset = name
-        return milliseconds(ContinuousClock.now - started)
+        return (milliseconds(ContinuousClock.now - started), preset.tokens)
     }
 
     /// The runtime is told to drop a loaded cache before another is loaded (and before a rebuild).

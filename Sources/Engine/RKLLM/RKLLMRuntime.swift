@@ -113,7 +113,10 @@ final class RKLLMRuntime: SteppedRuntime {
         case .fresh(let turn):
             input = turn
             handle.clearKVCache(keepSystemPrompt: true)
-            loadMs = usePreset(for: turn.text, named: request.promptCache)
+            let preset = usePreset(for: turn.text, named: request.promptCache)
+            loadMs = preset.loadMs
+            // For usage when the run is stopped early and reports no perf stats.
+            kvBefore = [preset.tokens]
         }
         let run = RKLLMRun([slot(for: job, thinking: thinking)])
         let status = execute(run, inputs: [input], jobs: [job], keepHistory: true, request: request)
@@ -189,6 +192,7 @@ final class RKLLMRuntime: SteppedRuntime {
             keepHistory: keepHistory,
             sampling: isV13 ? RKLLMSamplingValues(request.sampling.merged(over: configuration.sampling)) : nil,
             maxNewTokens: isV13 && cap < Int(Int32.max) ? cap : 0)
+        if options.maxNewTokens > 0 { run.runtimeCap = options.maxNewTokens }
         _ = shared.begin(jobs)
         return handle.run(inputs, options: options, sink: run)
     }

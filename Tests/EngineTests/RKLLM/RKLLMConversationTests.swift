@@ -31,7 +31,8 @@ import Testing
         conversation.record(first, answer: ChatMessage(role: .assistant, text: "", toolCalls: [call]))
         let next =
             first + [
-                ChatMessage(role: .assistant, text: "", toolCalls: [ToolCall(id: "other-id", name: "get_weather", arguments: "{}")]),
+                ChatMessage(
+                    role: .assistant, text: "", toolCalls: [ToolCall(id: "other-id", name: "get_weather", arguments: "{}")]),
                 ChatMessage(role: .tool, text: #"{"sky":"clear"}"#), ChatMessage(role: .tool, text: "12 C"),
             ]
         #expect(
@@ -60,7 +61,8 @@ import Testing
             return
         }
         conversation.forget()
-        guard case .fresh = conversation.plan(first + [.assistant("Hello."), .user("Bye")], thinking: false, systemInTools: false)
+        guard
+            case .fresh = conversation.plan(first + [.assistant("Hello."), .user("Bye")], thinking: false, systemInTools: false)
         else {
             Issue.record("a forgotten cache must not be continued")
             return

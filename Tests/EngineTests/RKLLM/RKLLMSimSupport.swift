@@ -39,7 +39,11 @@ final class SimEnvironment {
         } else {
             unsetenv("RKLLMSIM_REPLY")
         }
-        if let tokenDelayMs { setenv("RKLLMSIM_TOKEN_DELAY_MS", "\(tokenDelayMs)", 1) } else { unsetenv("RKLLMSIM_TOKEN_DELAY_MS") }
+        if let tokenDelayMs {
+            setenv("RKLLMSIM_TOKEN_DELAY_MS", "\(tokenDelayMs)", 1)
+        } else {
+            unsetenv("RKLLMSIM_TOKEN_DELAY_MS")
+        }
     }
 
     deinit {
