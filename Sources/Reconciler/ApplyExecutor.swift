@@ -9,6 +9,8 @@ public struct ApplyExecutor: Sendable {
     public var state: StateDirectory
     public var supervisor: WorkerSupervisor
     public var logger: Logger
+    /// Pins or restores the device's clocks as the manifest says; nil leaves them alone.
+    public var clocks: ClockPinning?
     /// Builds the command line of a worker for a model.
     public var launch: @Sendable (ResolvedModel) -> WorkerSupervisor.Launch
     /// Fetches Hugging Face files into the hub cache before any worker is touched.
@@ -58,6 +60,7 @@ public struct ApplyExecutor: Sendable {
     /// manifest as applied. A failed download throws before any worker is stopped.
     public func apply(_ desired: ResolvedManifest, observed: ObservedState) async throws {
         try await downloadModelFiles(desired)
+        if let clocks { report(try clocks.reconcile(soc: desired.soc, policy: desired.clocks)) }
         for (model, record) in observed.runningWorkers {
             logger.info("stopping a worker left by an earlier run", metadata: ["model": "\(model)", "pid": "\(record.pid)"])
             kill(record.pid, SIGTERM)
@@ -71,6 +74,19 @@ public struct ApplyExecutor: Sendable {
             }
         }
         try AtomicFile.write(json: desired, to: state.appliedManifest)
+    }
+
+    /// Every knob's outcome in the log; one that failed (no permission, not taken) is an error for that knob
+    /// alone, and the apply goes on.
+    func report(_ result: ClockResult) {
+        for outcome in result.outcomes {
+            let metadata: Logger.Metadata = ["knob": "\(outcome.knob)", "status": "\(outcome.status.rawValue)"]
+            switch outcome.status {
+            case .failed, .notTaken: logger.error("clock not pinned: \(outcome.detail)", metadata: metadata)
+            case .pinned, .restored: logger.info("clock \(outcome.status.rawValue): \(outcome.detail)", metadata: metadata)
+            case .unchanged, .skipped: logger.debug("clock \(outcome.status.rawValue): \(outcome.detail)", metadata: metadata)
+            }
+        }
     }
 
     /// One file at a time: they share the link, and a failure names its model.

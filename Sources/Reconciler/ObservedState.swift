@@ -11,6 +11,8 @@ public struct ObservedState: Sendable, Equatable {
     public var modelFiles: [String: String]
     /// Built prompt caches, as `model/preset`.
     public var promptCaches: Set<String>
+    /// What clock pinning would change, knob by knob; nil when the device's clocks were not read.
+    public var clocks: ClockPlan?
 
     public init(
         applied: ResolvedManifest? = nil, runningWorkers: [String: WorkerRecord] = [:], modelFiles: [String: String] = [:],
@@ -44,15 +46,19 @@ public struct WorkerRecord: Codable, Sendable, Equatable {
 public struct StateObserver: Sendable {
     public var state: StateDirectory
     public var hub: HubCacheLayout
+    /// Reads the device's clocks for the plan; nil leaves them out.
+    public var clocks: ClockPinning?
 
-    public init(state: StateDirectory, hub: HubCacheLayout) {
+    public init(state: StateDirectory, hub: HubCacheLayout, clocks: ClockPinning? = nil) {
         self.state = state
         self.hub = hub
+        self.clocks = clocks
     }
 
     public func observe(desired: ResolvedManifest) throws -> ObservedState {
         var observed = ObservedState()
         observed.applied = try readAppliedManifest()
+        observed.clocks = try clocks?.plan(soc: desired.soc, policy: desired.clocks)
         let fileManager = FileManager.default
         for model in desired.models {
             switch model.source {

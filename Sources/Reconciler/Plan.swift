@@ -53,7 +53,11 @@ public enum Planner {
         var problems: [String] = []
         let applied = observed.applied
 
-        actions.append(deviceAction(desired: desired, applied: applied))
+        if let clocks = observed.clocks {
+            actions += clockActions(clocks)
+        } else {
+            actions.append(deviceAction(desired: desired, applied: applied))
+        }
         for model in desired.models {
             let (action, problem) = modelFileAction(model, observed: observed)
             if let action { actions.append(action) }
@@ -105,6 +109,23 @@ public enum Planner {
         let change = desired.clocks == .untouched ? "restore the governors found before pinning" : detail
         return Action(
             .update, .device, "clocks", change, fields: FieldDiff.between(applied.clocks, desired.clocks, field: "clocks"))
+    }
+
+    /// One line per clock knob, from what the device reads now.
+    static func clockActions(_ plan: ClockPlan) -> [Action] {
+        var actions = plan.actions.map { knob -> Action in
+            let values = [knob.from, knob.to].compactMap { $0 }.joined(separator: " → ")
+            let detail = values.isEmpty ? knob.reason : "\(values) (\(knob.reason))"
+            switch knob.change {
+            case .set: return Action(.update, .device, knob.knob, "pin: \(detail)")
+            case .restore: return Action(.update, .device, knob.knob, "restore: \(detail)")
+            case .keep: return Action(.keep, .device, knob.knob, detail)
+            case .skip: return Action(.keep, .device, knob.knob, "skipped: \(knob.reason)")
+            }
+        }
+        if actions.isEmpty { actions.append(Action(.keep, .device, "clocks", "untouched")) }
+        if let warning = plan.soc.warning { actions.insert(Action(.keep, .device, "soc", warning), at: 0) }
+        return actions
     }
 
     static func modelFileAction(_ model: ResolvedModel, observed: ObservedState) -> (Action?, String?) {

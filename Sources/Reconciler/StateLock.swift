@@ -28,4 +28,11 @@ public final class StateLock: Sendable {
     }
 
     deinit { close(descriptor) }
+
+    /// The pid written by the process that holds (or last held) the lock.
+    public static func holder(of state: StateDirectory) -> Int32? {
+        let path = state.root.appendingPathComponent("apply.lock").path
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
 }

@@ -29,7 +29,7 @@ extension RunnerCommand {
             let observed: ObservedState
             do {
                 lock = try StateLock(state: directory)
-                observed = try StateObserver(state: directory, hub: HubCacheLayout(hub: directory.hubCache())).observe(
+                observed = try state.observer.observe(
                     desired: resolved)
             } catch {
                 Console.error("error: \(error)")
@@ -53,6 +53,7 @@ extension RunnerCommand {
                     arguments: ["worker", "--model", model.name, "--manifest", manifestPath, "--state-dir", directory.root.path],
                     restart: model.lifecycle.restart)
             }
+            executor.clocks = state.clockPinning
             let bar = DownloadProgressBar.forTerminal()
             if let bar {
                 executor.downloadProgress = { bar.draw(model: $0, $1) }

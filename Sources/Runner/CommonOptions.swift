@@ -14,7 +14,22 @@ struct StateOptions: ParsableArguments {
         help: "A label of this device, KEY=VALUE, for fleet selectors (repeatable; also $RUNNER_LABELS).")
     var labels: [String] = []
 
+    @Option(help: "Where the device's /sys and /proc are (default: $RUNNER_SYSFS_ROOT, else /); for containers and tests.")
+    var sysfsRoot: String?
+
     var stateDirectory: StateDirectory { StateDirectory.resolve(explicit: stateDir) }
+
+    /// Clock pinning against this device's tree, remembering originals in the state directory.
+    var clockPinning: ClockPinning {
+        let root = sysfsRoot ?? ProcessInfo.processInfo.environment["RUNNER_SYSFS_ROOT"] ?? "/"
+        return ClockPinning(root: URL(fileURLWithPath: root.isEmpty ? "/" : root), record: stateDirectory.clockRecord)
+    }
+
+    /// Everything a plan reads: the state directory, the HF cache and the clocks.
+    var observer: StateObserver {
+        let directory = stateDirectory
+        return StateObserver(state: directory, hub: HubCacheLayout(hub: directory.hubCache()), clocks: clockPinning)
+    }
 
     func deviceLabels() throws -> [String: String] {
         let fromEnvironment = (ProcessInfo.processInfo.environment["RUNNER_LABELS"] ?? "").split(separator: ",").map(String.init)

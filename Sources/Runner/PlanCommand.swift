@@ -22,7 +22,7 @@ extension RunnerCommand {
             let (_, resolved) = try loadManifestOrExit(file)
             guard try deviceIsSelected(resolved, options: state) else { return }
             let directory = state.stateDirectory
-            let observer = StateObserver(state: directory, hub: HubCacheLayout(hub: directory.hubCache()))
+            let observer = state.observer
             let observed: ObservedState
             do {
                 observed = try observer.observe(desired: resolved)

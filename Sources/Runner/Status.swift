@@ -1,33 +1,106 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Manifest
 import Reconciler
+import Worker
 
 extension RunnerCommand {
-    struct Status: ParsableCommand {
+    struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show what the last apply made real and which workers are running.")
+            abstract: "Show what the last apply made real: models, workers, endpoints, clocks, prompt caches, source.")
+
+        @Flag(help: "Print the status as JSON.")
+        var json = false
 
         @OptionGroup var state: StateOptions
 
-        func run() throws {
+        func run() async throws {
             let directory = state.stateDirectory
-            let observer = StateObserver(state: directory, hub: HubCacheLayout(hub: directory.hubCache()))
-            guard let applied = try observer.readAppliedManifest() else {
-                Console.out("nothing applied yet (state: \(directory.root.path))")
-                return
+            let observer = state.observer
+            let applied: ResolvedManifest
+            let observed: ObservedState
+            do {
+                guard let found = try observer.readAppliedManifest() else {
+                    if json { Console.out("null") } else { Console.out("nothing applied yet (state: \(directory.root.path))") }
+                    return
+                }
+                applied = found
+                observed = try observer.observe(desired: applied)
+            } catch {
+                Console.error("error: \(error)")
+                throw ExitCode.failure
             }
-            let observed = try observer.observe(desired: applied)
-            Console.out("manifest '\(applied.name)' (state: \(directory.root.path))")
-            for model in applied.models {
-                let worker = observed.runningWorkers[model.name].map { "running, pid \($0.pid)" } ?? "not running"
-                Console.out("  model \(model.name) [\(model.engine.rawValue)]: \(worker)")
+            let status = await DeviceStatus.gather(
+                applied: applied, observed: observed, state: directory, clocks: state.clockPinning
+            ) { record in
+                try? await withTimeout(.seconds(2)) { try await WorkerClient(socketPath: record.socket).fetchStatus() }
             }
-            for endpoint in applied.endpoints {
-                Console.out(
-                    "  endpoint \(endpoint.name): \(endpoint.listen.text) (\(endpoint.apis.map(\.rawValue).joined(separator: ", ")))"
-                )
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .iso8601
+                Console.out(String(decoding: try encoder.encode(status), as: UTF8.self))
+            } else {
+                Console.out(StatusText.render(status))
             }
         }
+    }
+}
+
+/// Runs `body`, giving up after `limit`.
+func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw CancellationError()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+/// The human form of `runner status`.
+enum StatusText {
+    static func render(_ status: DeviceStatus) -> String {
+        var lines = ["manifest '\(status.manifest)' (state: \(status.stateDirectory))"]
+        if let source = status.source {
+            var text = "  source: \(source.kind ?? "file") \(source.url ?? source.path ?? "")"
+            if let commit = source.commit { text += " at \(commit.prefix(12))" }
+            lines.append(text)
+            if let rejected = source.rejected {
+                lines.append(
+                    "  rejected: commit \(rejected.commit?.prefix(12) ?? "?"): \(rejected.diagnostics?.first ?? "invalid")")
+            }
+        }
+        for model in status.models {
+            var worker = model.worker.pid.map { "running, pid \($0)" } ?? "not running"
+            if model.worker.running, model.worker.engine == nil { worker += ", not answering" }
+            if let engine = model.worker.engine {
+                let busy = engine.slots.filter { $0.state != .idle }.count
+                worker += ", \(busy)/\(engine.slots.count) busy, \(engine.queued) queued"
+            }
+            lines.append("  model \(model.name) [\(model.engine)]: \(worker)")
+            lines.append("    source: \(model.source)\(model.sha256.map { " sha256 \($0.prefix(12))" } ?? "")")
+            lines.append("    file: \(model.file ?? "missing")")
+            for cache in model.promptCaches {
+                lines.append("    prompt cache \(cache.name): \(cache.built ? "built" : "not built")")
+            }
+        }
+        for endpoint in status.endpoints {
+            lines.append(
+                "  endpoint \(endpoint.name): \(endpoint.listen) (\(endpoint.apis.joined(separator: ", "))), "
+                    + (endpoint.ready ? "ready" : "not ready"))
+        }
+        if let clocks = status.clocks {
+            var text = "  clocks: \(clocks.policy), soc \(clocks.soc.soc.rawValue)"
+            if clocks.pinned { text += ", pinned" }
+            if !clocks.drift.isEmpty { text += ", \(clocks.drift.count) drifted" }
+            lines.append(text)
+            for drift in clocks.drift { lines.append("    drift: \(drift.description)") }
+            if let warning = clocks.soc.warning { lines.append("    \(warning)") }
+        }
+        return lines.joined(separator: "\n")
     }
 }
