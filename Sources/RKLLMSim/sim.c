@@ -113,15 +113,14 @@ void sim_token_piece(sim_handle *h, llama_token tok, bool skip_special, sim_buf 
 
 /* ---- llama.cpp log filter ----
  * llama.cpp logs a page per model load and debug lines per run (LoRA switches, state reads) to stderr by
- * default; the runtime's stderr should carry its own lines. The first rkllm_init therefore puts a filter in
- * front of whatever logger is installed (the default one, or the Swift engine's sink) that passes on only
- * warnings and errors. It stays installed (the library is linked -z nodelete, so the pointer stays valid);
- * a host that installs its own logger later simply replaces it. RKLLM_LOG_LEVEL >= 2 at the first init
- * leaves llama.cpp's log alone. */
+ * default; the runtime's stderr should carry its own lines. The first rkllm_init therefore installs a logger
+ * that writes only warnings and errors to stderr. It does not forward to the logger it replaces: both ABI
+ * builds of the simulator may be loaded into one process (the tests do), and two filters forwarding to each
+ * other would loop forever. It stays installed (the library is linked -z nodelete, so the pointer stays
+ * valid); a host that installs its own logger later simply replaces it. RKLLM_LOG_LEVEL >= 2 at the first
+ * init leaves llama.cpp's log alone. */
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
-static ggml_log_callback prev_log_cb;
-static void *prev_log_ud;
 static enum ggml_log_level last_log_level = GGML_LOG_LEVEL_INFO;
 
 static void filtered_log(enum ggml_log_level level, const char *text, void *ud) {
@@ -129,18 +128,11 @@ static void filtered_log(enum ggml_log_level level, const char *text, void *ud) 
     if (level == GGML_LOG_LEVEL_CONT) level = last_log_level;
     else last_log_level = level;
     if (level != GGML_LOG_LEVEL_WARN && level != GGML_LOG_LEVEL_ERROR) return;
-    if (prev_log_cb) prev_log_cb(level, text, prev_log_ud);
-    else fputs(text, stderr);
+    fputs(text, stderr);
 }
 
 /* Called with load_lock held. */
 static void install_log_filter(void) {
-    ggml_log_callback cb;
-    void *ud;
-    llama_log_get(&cb, &ud);
-    if (cb == filtered_log) return; /* never wrap ourselves */
-    prev_log_cb = cb;
-    prev_log_ud = ud;
     llama_log_set(filtered_log, NULL);
 }
 

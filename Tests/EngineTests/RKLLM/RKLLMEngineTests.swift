@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Engine
@@ -10,7 +11,6 @@ import Testing
     @Test(arguments: abis) func chatStreamsRealTextWithUsageAndIsDeterministicWhenGreedy(abi: RKLLMRuntimeABI) async throws {
         let sim = try SimEnvironment()
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi))
-        defer { Task { await engine.shutdown() } }
         let request = GenerationRequest.chat("What is the capital of France?", maxTokens: 24)
         let first = try await generate(engine, request)
         #expect(first.deltas.count > 1)
@@ -26,12 +26,14 @@ import Testing
         #expect(!second.text.isEmpty && second.text == third.text)
         let init0 = try #require(sim.calls("rkllm_init").first)
         #expect(init0["max_context_len"] as? Int == 1024)
+        // Stopped before the simulator's environment is unset: the simulator reads it on every call.
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
     }
 
     @Test(arguments: abis) func aFollowUpSendsOnlyTheNewTurnAndReusesTheCache(abi: RKLLMRuntimeABI) async throws {
         let sim = try SimEnvironment()
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi))
-        defer { Task { await engine.shutdown() } }
         let opening: [ChatMessage] = [.system("Answer in one short sentence."), .user("Hi, who are you?")]
         let answer = try await generate(engine, GenerationRequest(input: .messages(opening), sampling: .greedy, maxTokens: 16))
         let followUp = opening + [.assistant(answer.text), .user("And what can you do?")]
@@ -47,13 +49,15 @@ import Testing
         _ = try await generate(engine, GenerationRequest(input: .messages([.user("Count to three.")]), maxTokens: 8))
         #expect(sim.runs().last?.inputTexts == ["Count to three."])
         #expect(sim.calls("rkllm_clear_kv_cache").count >= 2)
+        // Stopped before the simulator's environment is unset: the simulator reads it on every call.
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
     }
 
     @Test(arguments: abis) func aPresetIsBuiltOnceAndLoadedForPromptsThatStartWithIt(abi: RKLLMRuntimeABI) async throws {
         let sim = try SimEnvironment()
         let directory = sim.directory + "/caches"
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi, cacheDirectory: directory))
-        defer { Task { await engine.shutdown() } }
         let system = "You are a helpful assistant running on a small edge board. Answer briefly and plainly."
         let built = try await engine.buildPromptCache(name: "assistant", system: system, directory: directory)
         #expect(built.rebuilt && built.tokens > 10)
@@ -72,6 +76,9 @@ import Testing
             unknown.promptCache = "nope"
             _ = try await engine.generate(unknown)
         }
+        // Stopped before the simulator's environment is unset: the simulator reads it on every call.
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
     }
 
     @Test(arguments: abis) func thinkingAndToolCallsAreSplitOutOfTheRuntimeText(abi: RKLLMRuntimeABI) async throws {
@@ -79,7 +86,6 @@ import Testing
             #"<think>Paris is in France.</think>Let me check.<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>"#
         let sim = try SimEnvironment(reply: reply)
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi))
-        defer { Task { await engine.shutdown() } }
         var request = GenerationRequest.chat("Weather in Paris?", system: "You check the weather.", maxTokens: 64)
         request.tools = [ToolDefinition(name: "get_weather", description: "Current weather", parameters: #"{"type":"object"}"#)]
         let result = try await generate(engine, request)
@@ -94,12 +100,14 @@ import Testing
         #expect((tools.first?["tools"] as? String)?.contains(#""name":"get_weather""#) == true)
         // The system text went with the tools, not into the turn.
         #expect(sim.runs().first?.inputTexts == ["Weather in Paris?"])
+        // Stopped before the simulator's environment is unset: the simulator reads it on every call.
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
     }
 
     @Test(arguments: abis) func aConsumerThatGoesAwayStopsTheRun(abi: RKLLMRuntimeABI) async throws {
         let sim = try SimEnvironment(tokenDelayMs: 20)
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi))
-        defer { Task { await engine.shutdown() } }
         let started = ContinuousClock.now
         var seen = 0
         for try await event in try await engine.generate(.chat("Tell me a long story about a dragon.", maxTokens: 400)) {
@@ -113,12 +121,34 @@ import Testing
         let ends = sim.lines().filter { $0["event"] as? String == "run_end" }
         #expect(ends.first.map { ($0["paused"] as? Bool) == true || ($0["aborted"] as? Bool) == true } == true)
         #expect((ends.first?["generate_tokens"] as? Int ?? 400) < 50)
+        // Stopped before the simulator's environment is unset: the simulator reads it on every call.
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
+    }
+
+    @Test func aRunThatIgnoresAbortIsReportedAsStuck() async throws {
+        // The simulator checks for an abort between prefill chunks only; a slow prefill of one chunk stands in
+        // for a runtime that does not stop.
+        let sim = try SimEnvironment(prefillDelayMs: 300)
+        let stuck = Mutex<[String]>([])
+        var configuration = RKLLMSim.configuration(.v1_3)
+        configuration.abortGrace = .milliseconds(500)
+        configuration.onStuck = { message in stuck.withLock { $0.append(message) } }
+        let engine = try await RKLLMEngine.load(configuration)
+        let stream = try await engine.generate(.chat("Tell me about the sea.", maxTokens: 4))
+        let consumer = Task { for try await _ in stream {} }
+        try await Task.sleep(for: .milliseconds(200))
+        consumer.cancel()
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(stuck.withLock { $0 } == ["an aborted rkllm run did not stop within 0.5 s"])
+        #expect(sim.calls("rkllm_abort").count == 1)
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
     }
 
     @Test(arguments: abis) func waitingRequestsRunTogetherAsOneMultiBatchRun(abi: RKLLMRuntimeABI) async throws {
         let sim = try SimEnvironment(tokenDelayMs: 5)
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi, batch: 2))
-        defer { Task { await engine.shutdown() } }
         // The first request holds the runtime while the next two queue; those two then share one run.
         async let warmup = generate(engine, .chat("Say hello.", maxTokens: 24))
         try await Task.sleep(for: .milliseconds(100))
@@ -129,17 +159,21 @@ import Testing
         let shared = sim.runs().first { Set($0.inputTexts) == ["Name a colour.", "Name a number."] }
         #expect(shared != nil, "the two waiting requests were not batched: \(sim.runs().map(\.inputTexts))")
         #expect(results[1].text != results[2].text)
+        // Stopped before the simulator's environment is unset: the simulator reads it on every call.
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
     }
 
     @Test func embeddingsAreNormalisedHiddenStates() async throws {
-        _ = try SimEnvironment()
+        let sim = try SimEnvironment()
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(.v1_3))
-        defer { Task { await engine.shutdown() } }
         let embeddings = try await engine.embed(["The cat sat on the mat.", "Quarterly revenue grew."])
         #expect(embeddings.vectors.count == 2)
         #expect(embeddings.vectors.allSatisfy { $0.count == 576 })
         for vector in embeddings.vectors { #expect(abs(vector.reduce(0) { $0 + $1 * $1 } - 1) < 1e-3) }
         #expect(embeddings.vectors[0] != embeddings.vectors[1])
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
     }
 
     @Test func refusalsComeBeforeAnyRun() async throws {
@@ -167,7 +201,6 @@ import Testing
         }
 
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(.v1_2, queueLimit: 1))
-        defer { Task { await engine.shutdown() } }
         var adapter = GenerationRequest.chat("Hi")
         adapter.lora = "style"
         await #expect { _ = try await engine.generate(adapter) } throws: { ($0 as? EngineError)?.code == .invalidRequest }
@@ -187,5 +220,8 @@ import Testing
         }
         withExtendedLifetime(waiting) {}
         #expect(sim.runs().count == 1)
+        // Stopped before the simulator's environment is unset: the simulator reads it on every call.
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
     }
 }

@@ -24,7 +24,7 @@ final class SimEnvironment {
     let trace: String
     let directory: String
 
-    init(reply: String? = nil, tokenDelayMs: Double? = nil) throws {
+    init(reply: String? = nil, tokenDelayMs: Double? = nil, prefillDelayMs: Double? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rkllmsim-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         trace = directory + "/trace.jsonl"
@@ -44,6 +44,11 @@ final class SimEnvironment {
         } else {
             unsetenv("RKLLMSIM_TOKEN_DELAY_MS")
         }
+        if let prefillDelayMs {
+            setenv("RKLLMSIM_PREFILL_DELAY_MS", "\(prefillDelayMs)", 1)
+        } else {
+            unsetenv("RKLLMSIM_PREFILL_DELAY_MS")
+        }
     }
 
     deinit {
@@ -51,6 +56,7 @@ final class SimEnvironment {
         unsetenv("RKLLMSIM_REPLY")
         unsetenv("RKLLMSIM_TOKEN_DELAY_MS")
         unsetenv("RKLLMSIM_THREADS")
+        unsetenv("RKLLMSIM_PREFILL_DELAY_MS")
         try? FileManager.default.removeItem(atPath: directory)
     }
 
