@@ -23,8 +23,10 @@ public struct DeploymentChanges: Sendable, Equatable {
     public var restartedEndpoints: [Change] = []
     public var keptEndpoints: [String] = []
 
-    /// `clocks` or `soc` changed.
-    public var clocksChanged = false
+    /// The clock policy, when it or the SoC changed (always on a first apply).
+    public var clocks: ClockPolicy?
+
+    public var clocksChanged: Bool { clocks != nil }
 
     public var changesWorkers: Bool { !addedModels.isEmpty || !removedModels.isEmpty || !restartedModels.isEmpty }
 
@@ -60,7 +62,8 @@ public struct DeploymentChanges: Sendable, Equatable {
             }
         }
         changes.removedEndpoints = endpoints.map(\.name).filter { name in !desired.endpoints.contains { $0.name == name } }
-        changes.clocksChanged = running.map { $0.clocks != desired.clocks || $0.soc != desired.soc } ?? true
+        let clocksChanged = running.map { $0.clocks != desired.clocks || $0.soc != desired.soc } ?? true
+        changes.clocks = clocksChanged ? desired.clocks : nil
         return changes
     }
 
@@ -99,7 +102,7 @@ extension DeploymentChanges: CustomStringConvertible {
         var parts: [String] = []
         if !models.isEmpty { parts.append("models: " + models.joined(separator: " ")) }
         if !endpoints.isEmpty { parts.append("endpoints: " + endpoints.joined(separator: " ")) }
-        if clocksChanged { parts.append("clocks") }
+        if let clocks { parts.append("clocks: \(clocks.rawValue)") }
         return parts.isEmpty ? "no worker or endpoint changes" : parts.joined(separator: "; ")
     }
 }

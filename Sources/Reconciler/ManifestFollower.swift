@@ -77,7 +77,8 @@ public actor ManifestFollower {
             let errors = result.diagnostics.filter { $0.severity == .error }
             for diagnostic in errors { logger.error("\(diagnostic)", metadata: origin(revision)) }
             return await reject(
-                revision, .invalid, result.diagnostics.map(\.description), "it is invalid (\(errors.count) errors)")
+                revision, .invalid, result.diagnostics.map(\.description),
+                "it is invalid (\(errors.count) error\(errors.count == 1 ? "" : "s"))")
         }
         if let reason = selection(resolved) {
             return await reject(revision, .notSelected, [reason], "\(reason); nothing was stopped")

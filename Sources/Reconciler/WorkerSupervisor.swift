@@ -220,7 +220,10 @@ public actor WorkerSupervisor {
         logger.error(
             "worker is crash-looping: \(recent.count) restarts within \(backoff.crashLoopWindow); next attempt in \(pause)",
             metadata: ["model": "\(model)"])
-        writeRecord(model) { $0.crashLoop = crashLoop }
+        writeRecord(model) {
+            $0.crashLoop = crashLoop
+            $0.restarts = worker.restarts + 1
+        }
         return pause
     }
 

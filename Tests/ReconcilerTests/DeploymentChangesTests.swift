@@ -82,6 +82,7 @@ struct DeploymentChangesTests {
             to: base.replacingOccurrences(
                 of: "metadata: {name: board}", with: "metadata: {name: board}\ndevice: {clocks: pinned}"))
         #expect(result.clocksChanged && !result.changesWorkers)
+        #expect(result.description == "clocks: pinned")
     }
 }
 
