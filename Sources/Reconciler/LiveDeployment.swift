@@ -17,8 +17,8 @@ public actor LiveDeployment {
         public var running: ResolvedManifest
     }
 
-    public let state: StateDirectory
-    public let supervisor: WorkerSupervisor
+    public nonisolated let state: StateDirectory
+    public nonisolated let supervisor: WorkerSupervisor
     let logger: Logger
     /// Downloads, refusals and the worker command line.
     var executor: ApplyExecutor
@@ -38,12 +38,7 @@ public actor LiveDeployment {
         state: StateDirectory, supervisor: WorkerSupervisor, executable: String, clocks: ClockPinning?, logger: Logger,
         serve: @escaping @Sendable (ResolvedManifest) async -> Void
     ) {
-        self.state = state
-        self.supervisor = supervisor
-        self.clocks = clocks
-        self.logger = logger
-        self.serve = serve
-        executor = ApplyExecutor(state: state, supervisor: supervisor, logger: logger) { model in
+        let executor = ApplyExecutor(state: state, supervisor: supervisor, logger: logger) { model in
             WorkerSupervisor.Launch(
                 model: model.name, executable: executable,
                 arguments: [
@@ -52,9 +47,20 @@ public actor LiveDeployment {
                 ],
                 restart: model.lifecycle.restart)
         }
+        self.init(executor: executor, clocks: clocks, serve: serve)
     }
 
-    var hub: HubCacheLayout { HubCacheLayout(hub: state.hubCache()) }
+    /// With the executor's state, supervisor, logger, downloader and worker command line.
+    init(executor: ApplyExecutor, clocks: ClockPinning?, serve: @escaping @Sendable (ResolvedManifest) async -> Void) {
+        self.executor = executor
+        state = executor.state
+        supervisor = executor.supervisor
+        logger = executor.logger
+        self.clocks = clocks
+        self.serve = serve
+    }
+
+    var hub: HubCacheLayout { executor.downloader.cache }
 
     /// Makes `desired` run. Throws, changing nothing, when a model that has to start cannot be (an engine this
     /// build lacks, a missing local file, a failed download); a worker that fails to come up is reported in

@@ -8,30 +8,11 @@ import Testing
 /// The supervisor with a stand-in worker (a Python script that answers one health check on the worker
 /// socket, then exits): restarts come fast, then a crash loop is declared, recorded and paused.
 struct CrashLoopTests {
-    /// Answers `GET /v1/health` once, then exits 1 after a moment: a worker that crashes soon after loading.
-    static let flakyWorker = #"""
-        import os, socket, sys, time
-        path = sys.argv[1]
-        if os.path.exists(path): os.remove(path)
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(path)
-        server.listen(1)
-        connection, _ = server.accept()
-        connection.recv(4096)
-        body = b'{"status":"ok","model":"flaky","pid":%d}' % os.getpid()
-        connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body) + body)
-        connection.close()
-        time.sleep(0.2)
-        sys.exit(1)
-        """#
-
     @Test func aWorkerThatKeepsCrashingIsPausedAndReported() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let state = StateDirectory(root: root)
-        let script = root.appendingPathComponent("worker.py")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try Self.flakyWorker.write(to: script, atomically: true, encoding: .utf8)
+        let script = try StandInWorker.install(StandInWorker.flaky, named: "worker.py", in: root)
         let supervisor = WorkerSupervisor(
             state: state, logger: Logger(label: "crash-loop-test"), readinessTimeout: .seconds(10),
             backoff: RestartBackoff(
@@ -39,8 +20,8 @@ struct CrashLoopTests {
                 crashLoopPause: .seconds(60)))
         try await supervisor.start(
             .init(
-                model: "flaky", executable: "/usr/bin/python3",
-                arguments: [script.path, state.workerSocket("flaky").path], restart: .always))
+                model: "flaky", executable: StandInWorker.python, arguments: [script, state.workerSocket("flaky").path],
+                restart: .always))
 
         let deadline = ContinuousClock.now + .seconds(30)
         while await supervisor.state(of: "flaky").crashLoop == nil, ContinuousClock.now < deadline {
