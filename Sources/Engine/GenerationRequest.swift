@@ -23,11 +23,13 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
     public var responseFormat: ResponseFormat?
     /// Name of a prompt-cache preset to start from.
     public var promptCache: String?
+    /// Name of a LoRA adapter the model declares, applied to this request only.
+    public var lora: String?
 
     public init(
         input: Input, sampling: Sampling = Sampling(), maxTokens: Int? = nil, stop: [String] = [],
         thinking: Bool? = nil, tools: [ToolDefinition] = [], responseFormat: ResponseFormat? = nil,
-        promptCache: String? = nil
+        promptCache: String? = nil, lora: String? = nil
     ) {
         self.input = input
         self.sampling = sampling
@@ -37,6 +39,7 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
         self.tools = tools
         self.responseFormat = responseFormat
         self.promptCache = promptCache
+        self.lora = lora
     }
 
     public static func messages(_ messages: [ChatMessage], maxTokens: Int? = nil) -> GenerationRequest {
@@ -48,7 +51,7 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case messages, prompt, sampling, maxTokens, stop, thinking, tools, responseFormat, promptCache
+        case messages, prompt, sampling, maxTokens, stop, thinking, tools, responseFormat, promptCache, lora
     }
 
     public init(from decoder: any Decoder) throws {
@@ -69,6 +72,7 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
         tools = try c.decodeIfPresent([ToolDefinition].self, forKey: .tools) ?? []
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
         promptCache = try c.decodeIfPresent(String.self, forKey: .promptCache)
+        lora = try c.decodeIfPresent(String.self, forKey: .lora)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -84,5 +88,6 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
         if !tools.isEmpty { try c.encode(tools, forKey: .tools) }
         try c.encodeIfPresent(responseFormat, forKey: .responseFormat)
         try c.encodeIfPresent(promptCache, forKey: .promptCache)
+        try c.encodeIfPresent(lora, forKey: .lora)
     }
 }

@@ -98,8 +98,12 @@ final class LlamaRuntime: SteppedRuntime {
 
     private func promptText(for request: GenerationRequest) throws(EngineError) -> String {
         // Only "some JSON object" can be enforced (a fixed grammar); a schema would be silently ignored.
+        if let lora = request.lora {
+            throw EngineError(.unsupported, "the llama.cpp engine does not load LoRA adapters yet (asked for '\(lora)')")
+        }
         if request.responseFormat?.kind == .jsonSchema {
-            throw EngineError(.unsupported, "json_schema output is not supported by the llama.cpp engine; use a JSON object format")
+            throw EngineError(
+                .unsupported, "json_schema output is not supported by the llama.cpp engine; use a JSON object format")
         }
         switch request.input {
         case .prompt(let text):

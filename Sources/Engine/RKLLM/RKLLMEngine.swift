@@ -63,6 +63,13 @@ public final class RKLLMEngine: Engine {
         if case .messages(let messages) = request.input, messages.contains(where: { !$0.images.isEmpty }) {
             throw EngineError(.unsupported, "model \(configuration.modelName) does not take images")
         }
+        if let name = request.lora, !configuration.loras.contains(where: { $0.name == name }) {
+            let declared = configuration.loras.map(\.name)
+            throw EngineError(
+                .invalidRequest,
+                "model \(configuration.modelName) has no LoRA adapter '\(name)'"
+                    + (declared.isEmpty ? "" : " (it has \(declared.joined(separator: ", ")))"))
+        }
         if let name = request.promptCache, !shared.presetNames.contains(name) {
             throw EngineError(.unknownPromptCache, "model \(configuration.modelName) has no prompt cache named '\(name)'")
         }

@@ -178,7 +178,7 @@ final class RKLLMRuntime: SteppedRuntime {
     }
 
     private func batchKey(_ request: GenerationRequest) -> String {
-        "\(request.sampling)|\(toolsJSON(request.tools))|\(systemText(request))"
+        "\(request.sampling)|\(request.lora ?? "")|\(toolsJSON(request.tools))|\(systemText(request))"
     }
 
     // MARK: Shared steps
@@ -189,7 +189,7 @@ final class RKLLMRuntime: SteppedRuntime {
         let isV13 = handle.file.abi == .v1_3
         let cap = run.slots.compactMap { $0.job == nil ? nil : $0.maxTokens }.max() ?? 0
         let options = RKLLMRunOptions(
-            keepHistory: keepHistory,
+            keepHistory: keepHistory, lora: request.lora,
             sampling: isV13 ? RKLLMSamplingValues(request.sampling.merged(over: configuration.sampling)) : nil,
             maxNewTokens: isV13 && cap < Int(Int32.max) ? cap : 0)
         if options.maxNewTokens > 0 { run.runtimeCap = options.maxNewTokens }

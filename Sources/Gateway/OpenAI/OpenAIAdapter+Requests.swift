@@ -36,7 +36,7 @@ enum OpenAIAdapter {
             input: .messages(messages), sampling: try sampling(r.sampling), maxTokens: try maxTokens(r.maxTokens),
             stop: r.stop.filter { !$0.isEmpty }, thinking: thinking(effort: r.reasoningEffort, enable: r.enableThinking),
             tools: try tools(r.tools, choice: r.toolChoice, model: model),
-            responseFormat: try responseFormat(r.responseFormat))
+            responseFormat: try responseFormat(r.responseFormat), lora: r.lora)
     }
 
     static func chatMessage(_ m: OpenAIMessage, at index: Int, model: ModelTraits) throws(APIError) -> ChatMessage {

@@ -25,6 +25,8 @@ struct OpenAIChatRequest: Decodable, Sendable {
     var reasoningEffort: String?
     /// llama.cpp's `chat_template_kwargs.enable_thinking`.
     var enableThinking: Bool?
+    /// Extension: a LoRA adapter the model declares in the manifest.
+    var lora: String?
 
     private enum CodingKeys: String, CodingKey {
         case model, messages, stream, stop, n, logprobs, tools
@@ -37,6 +39,7 @@ struct OpenAIChatRequest: Decodable, Sendable {
         case responseFormat = "response_format"
         case reasoningEffort = "reasoning_effort"
         case chatTemplateKwargs = "chat_template_kwargs"
+        case lora
     }
 
     private struct StreamOptions: Decodable {
@@ -58,6 +61,7 @@ struct OpenAIChatRequest: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.decodeIfPresent(String.self, forKey: .model)
         messages = try c.decode([OpenAIMessage].self, forKey: .messages)
+        lora = try c.decodeIfPresent(String.self, forKey: .lora)
         stream = try c.decodeIfPresent(Bool.self, forKey: .stream) ?? false
         includeUsage = try c.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)?.includeUsage ?? false
         sampling = try OpenAISamplingFields(from: decoder)

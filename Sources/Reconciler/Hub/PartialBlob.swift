@@ -39,12 +39,12 @@ final class PartialBlob: @unchecked Sendable {
         }
         let descriptor = Foundation.open(path.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw posixError("open", path) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
+        // FileManager rather than fstat: `stat` resolves to another module's declaration in release builds.
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path.path))?[.size] as? NSNumber else {
             Foundation.close(descriptor)
             throw posixError("read the size of", path)
         }
-        return PartialBlob(etag: etag, path: path, descriptor: descriptor, size: Int64(info.st_size))
+        return PartialBlob(etag: etag, path: path, descriptor: descriptor, size: size.int64Value)
     }
 
     /// Hashes the bytes already there (a resume must cover them too) and returns how many there are.

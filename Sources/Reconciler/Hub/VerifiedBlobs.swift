@@ -25,10 +25,13 @@ public struct VerifiedBlobs: Sendable {
 
     /// Follows symlinks, so a snapshot path identifies its blob.
     static func identity(of file: URL) -> String? {
-        var info = stat()
-        guard stat(file.path, &info) == 0 else { return nil }
-        return
-            "\(info.st_dev) \(info.st_ino) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(file.resolvingSymlinksInPath().path)"
+        // FileManager rather than stat(): `stat` resolves to another module's declaration in release builds.
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file.path) else { return nil }
+        let device = (attributes[.systemNumber] as? NSNumber)?.uint64Value ?? 0
+        let inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0
+        let size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
+        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return "\(device) \(inode) \(size) \(modified) \(file.resolvingSymlinksInPath().path)"
     }
 
     /// The sha256 of a whole file in lowercase hex, read on NIO's thread pool.

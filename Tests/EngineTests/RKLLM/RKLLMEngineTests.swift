@@ -160,8 +160,17 @@ import Testing
                 RKLLMEngine.Configuration(libraryPath: RKLLMSim.library(.v1_2), modelPath: "/nonexistent/model.gguf"))
         } throws: { ($0 as? EngineError)?.code == .modelLoadFailed }
 
+        var withAdapter = RKLLMSim.configuration(.v1_3)
+        withAdapter.loras = [.init(name: "style", path: "/nonexistent/style-lora.gguf")]
+        await #expect { _ = try await RKLLMEngine.load(withAdapter) } throws: { error in
+            (error as? EngineError)?.message.contains("rkllm_load_lora failed for adapter style") == true
+        }
+
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(.v1_2, queueLimit: 1))
         defer { Task { await engine.shutdown() } }
+        var adapter = GenerationRequest.chat("Hi")
+        adapter.lora = "style"
+        await #expect { _ = try await engine.generate(adapter) } throws: { ($0 as? EngineError)?.code == .invalidRequest }
         let long = String(repeating: "word ", count: 1200)
         await #expect { _ = try await engine.generate(.chat(long)) } throws: { ($0 as? EngineError)?.code == .promptTooLong }
         var json = GenerationRequest.chat("Hi")
