@@ -2,27 +2,22 @@ internal import Foundation
 internal import Logging
 internal import Manifest
 
-#if canImport(Glibc)
-    internal import Glibc
-#endif
-
-/// A file as `stat` sees it through symlinks (a Hugging Face snapshot path is its blob): replaced, rewritten
-/// or truncated files get another identity.
+/// A file as seen through symlinks (a Hugging Face snapshot path is its blob): replaced, rewritten or
+/// truncated files get another identity.
 struct FileIdentity: Sendable, Equatable {
     var device: UInt64
     var inode: UInt64
-    var size: Int64
-    var modified: Int64
-    var modifiedNanoseconds: Int
+    var size: UInt64
+    var modified: Double
 
     init?(path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
-        size = Int64(info.st_size)
-        modified = Int64(info.st_mtim.tv_sec)
-        modifiedNanoseconds = Int(info.st_mtim.tv_nsec)
+        // FileManager rather than stat(): `stat` resolves to another module's declaration in release builds.
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: target) else { return nil }
+        device = (attributes[.systemNumber] as? NSNumber)?.uint64Value ?? 0
+        inode = (attributes[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0
+        size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
+        modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
     }
 }
 
