@@ -59,13 +59,19 @@ public actor ManifestFollower {
         return await handle(revision)
     }
 
-    /// Runs `manifest` (the last applied one, after a restart whose source cannot be read) as the good version.
-    public func resume(_ manifest: ResolvedManifest, recorded: AppliedSource) async throws {
+    /// Runs `manifest` while the source cannot be read: the last applied one (after a restart; `recorded`
+    /// says which version it is), or a bootstrap file. The source's first good version replaces it.
+    public func resume(_ manifest: ResolvedManifest, recorded: AppliedSource?, described: String) async throws {
+        if let recorded, let sha = recorded.sha256 {
+            record = recorded
+            lastGood = ManifestRevision(file: "", sha256: sha, commit: recorded.commit)
+            // Files the manifest refers to in a checkout come from its commit again.
+            if let lastGood { try? await source.reinstate(lastGood) }
+        }
         _ = try await deployment.apply(manifest)
-        record = recorded
-        if let sha = recorded.sha256 { lastGood = ManifestRevision(file: "", sha256: sha, commit: recorded.commit) }
-        lastSeen = lastGood?.key
-        logger.notice("serving the last applied manifest until the source can be read", metadata: origin(lastGood))
+        // A version already rejected stays handled; otherwise the source's current version is still to come.
+        lastSeen = lastSeen ?? lastGood?.key
+        logger.notice("serving \(described) until the manifest source can be read", metadata: origin(lastGood))
     }
 
     func handle(_ revision: ManifestRevision) async -> Verdict {

@@ -16,7 +16,7 @@ struct Serving {
 
     func run() async throws {
         let directory = state.stateDirectory
-        let source = try manifestSource(directory)
+        let (source, bootstrap) = try manifestSource(directory)
         let lock: StateLock
         do {
             lock = try StateLock(state: directory)
@@ -42,7 +42,7 @@ struct Serving {
                 return "\(error)"
             }
         }
-        guard try await start(follower, source: source, directory: directory) else {
+        guard try await start(follower, source: source, bootstrap: bootstrap, directory: directory) else {
             await supervisor.stopAll()
             throw ExitCode.failure
         }
@@ -59,24 +59,30 @@ struct Serving {
         withExtendedLifetime(lock) {}
     }
 
-    /// The file, or the git repository named by --git or by the file's `source.git`.
-    func manifestSource(_ directory: StateDirectory) throws -> any ManifestSource {
+    /// The file, or the git repository named by --git or by the file's `source.git`; then the file is the
+    /// bootstrap, served only until the repository can be read.
+    func manifestSource(_ directory: StateDirectory) throws -> (any ManifestSource, bootstrap: ResolvedManifest?) {
         if let url = options.git {
-            return GitManifestSource(
+            let source = GitManifestSource(
                 url: url, branch: options.branch, path: options.path ?? "",
                 pollInterval: .seconds(option: options.fetchInterval ?? 60), state: directory)
+            return (source, nil)
         }
         let file = file ?? ""
         let (_, resolved) = try loadManifestOrExit(file)
-        guard let git = resolved.git else { return ManifestFile(path: file, pollInterval: .seconds(option: options.interval)) }
+        guard let git = resolved.git else {
+            return (ManifestFile(path: file, pollInterval: .seconds(option: options.interval)), nil)
+        }
         var source = GitManifestSource(git, state: directory)
         if let fetchInterval = options.fetchInterval { source.pollInterval = .seconds(option: fetchInterval) }
-        return source
+        return (source, resolved)
     }
 
     /// The first version: applied, or (for git, when it cannot be fetched or is bad) the last applied one from
-    /// the same repository. False when there is nothing to run and the command should fail.
-    func start(_ follower: ManifestFollower, source: any ManifestSource, directory: StateDirectory) async throws -> Bool {
+    /// the same repository, else the bootstrap file. False when there is nothing to run and the command should fail.
+    func start(
+        _ follower: ManifestFollower, source: any ManifestSource, bootstrap: ResolvedManifest?, directory: StateDirectory
+    ) async throws -> Bool {
         switch await follower.poll(force: true) {
         case .applied(let outcome):
             let manifest = outcome.running
@@ -91,29 +97,49 @@ struct Serving {
         case .unchanged:
             break
         case .rejected, .unreadable:
-            let recorded = AppliedSource.read(from: directory)
-            let wanted = source.record
-            guard wanted.kind == .git, let recorded, recorded.kind == .git, recorded.url == wanted.url,
-                recorded.branch == wanted.branch, recorded.path == wanted.path,
-                let applied = try? StateObserver(state: directory, hub: HubCacheLayout(hub: directory.hubCache()))
-                    .readAppliedManifest()
-            else {
-                Console.error("\(wanted.url ?? wanted.path): nothing was applied")
-                return false
-            }
-            do {
-                try await follower.resume(applied, recorded: recorded)
-            } catch {
-                Console.error("error: \(error)")
-                return false
-            }
-            Console.out("serving '\(applied.name)' as last applied (\(recorded.commit.map { "commit \($0.prefix(12))" } ?? ""))")
+            guard try await fallBack(follower, source: source, bootstrap: bootstrap, directory: directory) else { return false }
         }
         let every = "every \(source.pollInterval)"
         let watched = source.record.url.map {
             "following \($0) (branch \(source.record.branch ?? ""), \(source.record.path)) \(every)"
         }
         Console.out(watched ?? "watching \(source.record.path) \(every)")
+        return true
+    }
+
+    /// Serves the last applied version from the same repository, else the bootstrap file, while the repository
+    /// cannot be read (or its newest commit is bad); the watch loop keeps trying.
+    func fallBack(
+        _ follower: ManifestFollower, source: any ManifestSource, bootstrap: ResolvedManifest?, directory: StateDirectory
+    ) async throws -> Bool {
+        let wanted = source.record
+        let recorded = AppliedSource.read(from: directory)
+        let applied = try? StateObserver(state: directory, hub: HubCacheLayout(hub: directory.hubCache())).readAppliedManifest()
+        let manifest: ResolvedManifest
+        let described: String
+        if wanted.kind == .git, let recorded, let applied, recorded.kind == .git, recorded.url == wanted.url,
+            recorded.branch == wanted.branch, recorded.path == wanted.path
+        {
+            manifest = applied
+            described = "the last applied manifest (\(recorded.commit.map { "commit \($0.prefix(12))" } ?? "?"))"
+        } else if let bootstrap, let file {
+            if let refusal = try selectionRefusal(bootstrap, options: state) {
+                Console.out("\(refusal); nothing runs until a version selects it")
+                return true
+            }
+            manifest = bootstrap
+            described = file
+        } else {
+            Console.error("\(wanted.url ?? wanted.path): nothing was applied")
+            return false
+        }
+        do {
+            try await follower.resume(manifest, recorded: manifest == applied ? recorded : nil, described: described)
+        } catch {
+            Console.error("error: \(error)")
+            return false
+        }
+        Console.out("serving \(described) ('\(manifest.name)') until \(wanted.url ?? wanted.path) can be read")
         return true
     }
 }

@@ -111,4 +111,35 @@ struct ServeGitTests {
         #expect(status.stdout.contains("source: git file://\(repository.directory.path) at \(fixed.prefix(12))"))
         #expect(try await serve.terminate() == 0)
     }
+
+    /// A manifest file with `source.git` bootstraps a device: it is served while the repository cannot be
+    /// read, and the repository's commit replaces it once it can.
+    @Test func theBootstrapFileServesUntilTheRepositoryAppears() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let repositoryPath = device.directory.appendingPathComponent("fleet-repo")
+        let bootstrap = device.directory.appendingPathComponent("bootstrap.yaml")
+        let source = """
+
+            source:
+              git: {url: "file://\(repositoryPath.path)", path: devices/board.yaml, interval: 1s}
+            """
+        try (manifest() + source).write(to: bootstrap, atomically: true, encoding: .utf8)
+        let serve = try RunnerProcess.start(
+            ["serve", bootstrap.path, "--fetch-interval", "0.3", "--interval", "0.3", "--state-dir", device.state.path],
+            environment: ServedDevice.environment)
+        defer { if serve.process.isRunning { kill(serve.process.processIdentifier, SIGKILL) } }
+        try await eventually("the bootstrap file to serve") { try Curl.chat(port: port, model: "alpha").status == 200 }
+        #expect(
+            serve.output().stdout.contains(
+                "serving \(bootstrap.path) ('fleet-board') until file://\(repositoryPath.path) can be read"))
+        #expect(try Curl.chat(port: port, model: "prod").status == 404)
+
+        // The repository appears with a commit: cloned and applied.
+        let repository = try Repository(in: device.directory)
+        let commit = try repository.commit(manifest(aliases: ["prod"]))
+        try await eventually("the repository's commit") { device.appliedSource()?["commit"] as? String == commit }
+        #expect(try Curl.chat(port: port, model: "prod").status == 200)
+        #expect(try await serve.terminate() == 0)
+    }
 }

@@ -106,6 +106,7 @@ struct ServeManifestTests {
         #expect(serve.output().stdout.contains("watching \(file.path) every 0.3 seconds"))
     }
 
+    /// (Through `apply --watch`, which is `serve`.)
     @Test func pinnedClocksThatDriftArePinnedAgain() async throws {
         let device = try ServedDevice()
         defer { device.remove() }
@@ -134,7 +135,7 @@ struct ServeManifestTests {
         var environment = ServedDevice.environment
         environment["RUNNER_SYSFS_ROOT"] = root.path
         let serve = try RunnerProcess.start(
-            ["serve", file.path, "--state-dir", device.state.path, "--interval", "0.3"], environment: environment)
+            ["apply", file.path, "--watch", "--state-dir", device.state.path, "--interval", "0.3"], environment: environment)
         defer { if serve.process.isRunning { kill(serve.process.processIdentifier, SIGKILL) } }
         try await eventually("the clocks to be pinned") { current() == "userspace" }
 
