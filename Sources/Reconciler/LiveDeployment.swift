@@ -75,7 +75,7 @@ public actor LiveDeployment {
         guard refusals.isEmpty else { throw ReconcilerError(.unsupported, refusals.joined(separator: "; ")) }
         try await executor.downloadModelFiles(subset)
 
-        if running == nil { stopLeftovers(observed) }
+        if running == nil { await stopLeftovers(observed) }
         if changes.clocksChanged { reconcileClocks(desired) }
         if !changes.removedModels.isEmpty, let running {
             // Out of the registries first, so no request is routed to a worker that is going away.
@@ -137,10 +137,16 @@ public actor LiveDeployment {
     }
 
     /// Workers a previous runner left (it was killed before it could stop them) hold sockets and memory.
-    private func stopLeftovers(_ observed: ObservedState) {
+    /// They are waited for: one still shutting down would remove the socket of its successor.
+    private func stopLeftovers(_ observed: ObservedState) async {
         for (model, record) in observed.runningWorkers {
             logger.info("stopping a worker left by an earlier run", metadata: ["model": "\(model)", "pid": "\(record.pid)"])
             kill(record.pid, SIGTERM)
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        for record in observed.runningWorkers.values {
+            while kill(record.pid, 0) == 0, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+            if kill(record.pid, 0) == 0 { kill(record.pid, SIGKILL) }
         }
     }
 

@@ -27,6 +27,8 @@ public actor ManifestFollower {
     /// The version running.
     public private(set) var lastGood: ManifestRevision?
     var nextPoll = ContinuousClock.now
+    /// A version that failed to apply, and when to try it again.
+    var failed: (key: String, retryAt: ContinuousClock.Instant)?
     /// A version that failed to apply (e.g. a download) is tried again after this.
     let retryAfter: Duration
 
@@ -55,6 +57,7 @@ public actor ManifestFollower {
             return .unreadable("\(error)")
         }
         guard revision.key != lastSeen else { return .unchanged }
+        if let failed, failed.key == revision.key, ContinuousClock.now < failed.retryAt { return .unchanged }
         lastSeen = revision.key
         return await handle(revision)
     }
@@ -96,6 +99,7 @@ public actor ManifestFollower {
             record.sha256 = revision.sha256
             record.appliedAt = Date()
             record.rejected = nil
+            failed = nil
             save()
             var metadata = origin(revision)
             metadata["changes"] = "\(outcome.changes)"
@@ -104,7 +108,7 @@ public actor ManifestFollower {
         } catch {
             // Tried again later: a download may work next time.
             lastSeen = nil
-            nextPoll = ContinuousClock.now + retryAfter
+            failed = (revision.key, ContinuousClock.now + retryAfter)
             return await reject(revision, .notApplied, ["\(error)"], "applying it failed: \(error)")
         }
     }
