@@ -1,6 +1,7 @@
 public import Engine
 public import Foundation
 internal import Manifest
+internal import Synchronization
 
 /// A model as the HTTP surfaces see it: what to say about it, and the engine that answers for it (a
 /// `WorkerClient` in `runner apply`, an in-process engine in tests).
@@ -57,11 +58,16 @@ public struct ServedModel: Sendable {
 }
 
 /// The models one endpoint exposes, found by name or alias case-insensitively, with Ollama's `:latest`
-/// tag ignored (the same rule as the manifest's).
-public struct ModelRegistry: Sendable {
-    public let models: [ServedModel]
+/// tag ignored (the same rule as the manifest's). `runner serve` replaces the list when the manifest
+/// changes, so the listeners stay up while models come and go; a request keeps the model it resolved.
+public final class ModelRegistry: Sendable {
+    private let current: Mutex<[ServedModel]>
 
-    public init(_ models: [ServedModel]) { self.models = models }
+    public init(_ models: [ServedModel]) { current = Mutex(models) }
+
+    public var models: [ServedModel] { current.withLock { $0 } }
+
+    public func replace(with models: [ServedModel]) { current.withLock { $0 = models } }
 
     public func resolve(_ requested: String) -> ServedModel? {
         let key = Self.lookupKey(requested)

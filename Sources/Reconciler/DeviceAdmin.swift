@@ -6,11 +6,16 @@ internal import Worker
 
 /// The admin API's view of the device: the applied manifest, its workers, endpoints and caches.
 public struct DeviceAdmin: AdminSource {
-    public let manifest: ResolvedManifest
+    /// The manifest running now (`runner serve` changes it while the endpoints stay up).
+    public let current: @Sendable () async -> ResolvedManifest
     public let supervisor: WorkerSupervisor
 
     public init(manifest: ResolvedManifest, supervisor: WorkerSupervisor) {
-        self.manifest = manifest
+        self.init(current: { manifest }, supervisor: supervisor)
+    }
+
+    public init(current: @escaping @Sendable () async -> ResolvedManifest, supervisor: WorkerSupervisor) {
+        self.current = current
         self.supervisor = supervisor
     }
 
@@ -32,6 +37,7 @@ public struct DeviceAdmin: AdminSource {
     }
 
     public func status() async -> Data {
+        let manifest = await current()
         var models: [Status.Model] = []
         for model in manifest.models {
             let worker = await supervisor.state(of: model.name)
@@ -49,6 +55,7 @@ public struct DeviceAdmin: AdminSource {
     }
 
     public func promptCaches() async -> [String: [String]] {
+        let manifest = await current()
         var caches: [String: [String]] = [:]
         for model in manifest.models { caches[model.name] = await supervisor.client(for: model.name).status().promptCaches }
         return caches
@@ -64,4 +71,6 @@ public struct WorkerState: Codable, Sendable, Equatable {
     public var running: Bool
     public var pid: Int32?
     public var restarts: Int
+    /// Set while the worker is crash-looping.
+    public var crashLoop: WorkerRecord.CrashLoop? = nil
 }

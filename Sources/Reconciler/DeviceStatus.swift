@@ -24,6 +24,9 @@ public struct DeviceStatus: Codable, Sendable {
         public var startedAt: Date?
         /// The worker's own report when it answered; nil when it is down or did not answer in time.
         public var engine: EngineStatus?
+        /// Restarts by its supervisor, and the crash loop it is in (from the worker's record).
+        public var restarts: Int?
+        public var crashLoop: WorkerRecord.CrashLoop?
     }
 
     public struct PromptCache: Codable, Sendable {
@@ -83,6 +86,7 @@ extension DeviceStatus {
         engineStatus: (WorkerRecord) async -> EngineStatus?
     ) async -> DeviceStatus {
         var models: [Model] = []
+        let records = StateObserver(state: state, hub: HubCacheLayout(hub: state.hubCache())).workerRecords()
         for model in applied.models {
             let record = observed.runningWorkers[model.name]
             let engine: EngineStatus? = if let record { await engineStatus(record) } else { nil }
@@ -90,7 +94,9 @@ extension DeviceStatus {
                 Model(
                     name: model.name, aliases: model.aliases, engine: model.engine.rawValue, source: describe(model.source),
                     sha256: sha256(model.source), file: observed.modelFiles[model.name],
-                    worker: Worker(running: record != nil, pid: record?.pid, startedAt: record?.startedAt, engine: engine),
+                    worker: Worker(
+                        running: record != nil, pid: record?.pid, startedAt: record?.startedAt, engine: engine,
+                        restarts: records[model.name]?.restarts, crashLoop: records[model.name]?.crashLoop),
                     promptCaches: model.promptCaches.map {
                         PromptCache(name: $0.name, built: observed.promptCaches.contains("\(model.name)/\($0.name)"))
                     }))

@@ -33,6 +33,10 @@ public struct WorkerRecord: Codable, Sendable, Equatable {
     public var pid: Int32
     public var socket: String
     public var startedAt: Date
+    /// Restarts since the supervisor first started it (nil in records written before this field).
+    public var restarts: Int? = nil
+    /// Set while the worker is crash-looping and the supervisor pauses before its next attempt.
+    public var crashLoop: CrashLoop? = nil
 
     public init(model: String, pid: Int32, socket: String, startedAt: Date) {
         self.model = model

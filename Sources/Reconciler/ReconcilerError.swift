@@ -1,7 +1,9 @@
 /// An error of the reconciler, with a code a caller can match on and a message for people.
 public struct ReconcilerError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: String { case corruptState, missingModelFile, stateWrite, locked, workerFailed, unsupported }
+        private enum Value: String {
+            case corruptState, missingModelFile, stateWrite, locked, workerFailed, unsupported, gitFailed
+        }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -11,6 +13,7 @@ public struct ReconcilerError: Error, Sendable, CustomStringConvertible {
         public static let locked = Code(.locked)
         public static let workerFailed = Code(.workerFailed)
         public static let unsupported = Code(.unsupported)
+        public static let gitFailed = Code(.gitFailed)
 
         public var description: String { value.rawValue }
     }

@@ -3,8 +3,9 @@ public import Logging
 public import Manifest
 public import Worker
 
-/// Starts one worker process per model, waits until it answers, restarts it with backoff when it dies, and
-/// stops it (SIGTERM, then SIGKILL after a grace period) when told to.
+/// Starts one worker process per model, waits until it answers, restarts it with backoff when it dies or
+/// stops answering its health check (pausing long when it crash-loops), and stops it (SIGTERM, then SIGKILL
+/// after a grace period) when told to.
 public actor WorkerSupervisor {
     /// How to start one worker.
     public struct Launch: Sendable {
@@ -21,23 +22,40 @@ public actor WorkerSupervisor {
         }
     }
 
-    private struct Supervised {
+    struct Supervised {
         var launch: Launch
         var process: Process
         var stopping = false
+        /// Restarts since it was started, for status.
         var restarts = 0
+        /// Restarts since it last stayed up for `backoff.resetAfter`, for the delay.
+        var consecutiveRestarts = 0
         var healthySince: ContinuousClock.Instant?
+        /// When it was restarted, within the backoff's crash-loop window.
+        var recentRestarts: [ContinuousClock.Instant] = []
+        var crashLoop: WorkerRecord.CrashLoop?
+        /// Health checks missed in a row.
+        var missedHealthChecks = 0
+        /// Set when the supervisor killed it for not answering, so its exit is reported as such.
+        var killedAsUnresponsive = false
     }
 
     public let state: StateDirectory
     let logger: Logger
     let readinessTimeout: Duration
-    private var workers: [String: Supervised] = [:]
+    public let backoff: RestartBackoff
+    public let health: HealthPolicy
+    var workers: [String: Supervised] = [:]
 
-    public init(state: StateDirectory, logger: Logger, readinessTimeout: Duration = .seconds(300)) {
+    public init(
+        state: StateDirectory, logger: Logger, readinessTimeout: Duration = .seconds(300), backoff: RestartBackoff = .init(),
+        health: HealthPolicy = .init()
+    ) {
         self.state = state
         self.logger = logger
         self.readinessTimeout = readinessTimeout
+        self.backoff = backoff
+        self.health = health
     }
 
     public func client(for model: String) -> WorkerClient { WorkerClient(socketPath: state.workerSocket(model).path) }
@@ -46,19 +64,23 @@ public actor WorkerSupervisor {
 
     public func state(of model: String) -> WorkerState {
         guard let worker = workers[model] else { return WorkerState(running: false, pid: nil, restarts: 0) }
-        return WorkerState(running: worker.process.isRunning, pid: worker.process.processIdentifier, restarts: worker.restarts)
+        return WorkerState(
+            running: worker.process.isRunning, pid: worker.process.processIdentifier, restarts: worker.restarts,
+            crashLoop: worker.crashLoop)
     }
 
     /// Starts the worker and returns once it answers its health check; throws with the end of its log if it
     /// exits or stays silent first.
     public func start(_ launch: Launch) async throws {
-        let process = try spawn(launch)
+        let process = try spawn(launch, restarts: 0)
         workers[launch.model] = Supervised(launch: launch, process: process)
         do {
             try await waitUntilHealthy(launch.model, process: process)
         } catch {
-            // A worker that never came up is not restarted behind the caller's back.
+            // A worker that never came up is not restarted behind the caller's back (nor left running when
+            // the wait was cancelled).
             workers[launch.model] = nil
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             try? FileManager.default.removeItem(at: state.workerRecord(launch.model))
             throw error
         }
@@ -71,7 +93,10 @@ public actor WorkerSupervisor {
         let process = worker.process
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         let deadline = ContinuousClock.now + grace
-        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        while process.isRunning && ContinuousClock.now < deadline {
+            // In a task of its own: stopping also happens in cancelled tasks, where a sleep returns at once.
+            await Task { try? await Task.sleep(for: .milliseconds(50)) }.value
+        }
         if process.isRunning {
             logger.warning("worker did not stop in time; killing it", metadata: ["model": "\(model)"])
             kill(process.processIdentifier, SIGKILL)
@@ -89,7 +114,7 @@ public actor WorkerSupervisor {
 
     // MARK: Processes
 
-    private func spawn(_ launch: Launch) throws -> Process {
+    private func spawn(_ launch: Launch, restarts: Int, crashLoop: WorkerRecord.CrashLoop? = nil) throws -> Process {
         try FileManager.default.createDirectory(at: state.workers, withIntermediateDirectories: true)
         let logURL = state.workers.appendingPathComponent("\(launch.model).log")
         if !FileManager.default.fileExists(atPath: logURL.path) {
@@ -111,8 +136,10 @@ public actor WorkerSupervisor {
         }
         try process.run()
         try? log.close()
-        let record = WorkerRecord(
+        var record = WorkerRecord(
             model: launch.model, pid: process.processIdentifier, socket: state.workerSocket(launch.model).path, startedAt: Date())
+        record.restarts = restarts
+        record.crashLoop = crashLoop
         try AtomicFile.write(json: record, to: state.workerRecord(launch.model))
         logger.info("worker started", metadata: ["model": "\(launch.model)", "pid": "\(process.processIdentifier)"])
         return process
@@ -137,7 +164,10 @@ public actor WorkerSupervisor {
     private func exited(_ model: String, process: Process, status: Int32, signalled: Bool) async {
         // Only the current process of a worker counts; an old one finishing late is history.
         guard let worker = workers[model], worker.process === process, !worker.stopping else { return }
-        let how = signalled ? "was killed by signal \(status)" : "exited with status \(status)"
+        let how =
+            worker.killedAsUnresponsive
+            ? "stopped answering its health check and was killed"
+            : signalled ? "was killed by signal \(status)" : "exited with status \(status)"
         logger.error("worker \(how)", metadata: ["model": "\(model)", "pid": "\(process.processIdentifier)"])
         let failed = signalled || status != 0
         guard worker.launch.restart == .always || (worker.launch.restart == .onFailure && failed) else {
@@ -145,24 +175,65 @@ public actor WorkerSupervisor {
             try? FileManager.default.removeItem(at: state.workerRecord(model))
             return
         }
-        // Back off 1 s, 2 s, 4 s … up to 30 s, but start over after a worker has stayed up for a minute.
-        var restarts = worker.restarts
-        if let since = worker.healthySince, ContinuousClock.now - since > .seconds(60) { restarts = 0 }
-        let delay = Duration.seconds(min(30, 1 << min(restarts, 5)))
-        workers[model]?.restarts = restarts + 1
-        logger.info("restarting worker", metadata: ["model": "\(model)", "after": "\(delay)"])
+        let delay = scheduleRestart(model, worker)
         try? await Task.sleep(for: delay)
         guard let current = workers[model], current.process === process, !current.stopping else { return }
         do {
-            let replacement = try spawn(worker.launch)
+            let replacement = try spawn(worker.launch, restarts: current.restarts, crashLoop: current.crashLoop)
             workers[model]?.process = replacement
             workers[model]?.healthySince = nil
+            workers[model]?.missedHealthChecks = 0
+            workers[model]?.killedAsUnresponsive = false
             try await waitUntilHealthy(model, process: replacement)
             if workers[model]?.process === replacement { workers[model]?.healthySince = .now }
             logger.info("worker is back", metadata: ["model": "\(model)", "pid": "\(replacement.processIdentifier)"])
         } catch {
             logger.error("worker restart failed", metadata: ["model": "\(model)", "error": "\(error)"])
         }
+    }
+
+    /// Counts the restart and picks its delay: exponential backoff (starting over after a worker stayed up),
+    /// or the long crash-loop pause, which is logged and written to the worker's record for `runner status`.
+    private func scheduleRestart(_ model: String, _ worker: Supervised) -> Duration {
+        let now = ContinuousClock.now
+        var consecutive = worker.consecutiveRestarts
+        var recent = backoff.recent(worker.recentRestarts, now: now)
+        if let since = worker.healthySince, now - since > backoff.resetAfter {
+            consecutive = 0
+            recent = []
+        }
+        recent.append(now)
+        workers[model]?.restarts = worker.restarts + 1
+        workers[model]?.consecutiveRestarts = consecutive + 1
+        workers[model]?.recentRestarts = recent
+        guard backoff.isCrashLoop(recent) else {
+            let delay = backoff.delay(afterRestarts: consecutive)
+            logger.info("restarting worker", metadata: ["model": "\(model)", "after": "\(delay)"])
+            return delay
+        }
+        let pause = backoff.crashLoopPause
+        let crashLoop = WorkerRecord.CrashLoop(
+            since: worker.crashLoop?.since ?? Date(), restarts: recent.count,
+            windowSeconds: Int(backoff.crashLoopWindow.components.seconds),
+            nextAttempt: Date().addingTimeInterval(TimeInterval(pause.components.seconds)))
+        workers[model]?.crashLoop = crashLoop
+        logger.error(
+            "worker is crash-looping: \(recent.count) restarts within \(backoff.crashLoopWindow); next attempt in \(pause)",
+            metadata: ["model": "\(model)"])
+        writeRecord(model) {
+            $0.crashLoop = crashLoop
+            $0.restarts = worker.restarts + 1
+        }
+        return pause
+    }
+
+    /// Rewrites fields of a worker's record in place (best effort: the record is for people and status).
+    func writeRecord(_ model: String, _ change: (inout WorkerRecord) -> Void) {
+        guard let data = try? Data(contentsOf: state.workerRecord(model)),
+            var record = try? JSONDecoder.state.decode(WorkerRecord.self, from: data)
+        else { return }
+        change(&record)
+        try? AtomicFile.write(json: record, to: state.workerRecord(model))
     }
 
     private func logTail(_ model: String, lines: Int = 20) -> String {

@@ -21,7 +21,15 @@ extension RunnerCommand {
         @Option(help: "Seconds a worker may take to load its model and prompt caches.")
         var readinessTimeout: Int = 300
 
+        @Flag(help: "Keep reconciling after the apply, as `runner serve FILE` does (its options apply).")
+        var watch = false
+
+        @OptionGroup var watching: WatchOptions
+
         func run() async throws {
+            if watch {
+                return try await Serving(file: file, options: watching, state: state, readinessTimeout: readinessTimeout).run()
+            }
             let (_, resolved) = try loadManifestOrExit(file)
             guard try deviceIsSelected(resolved, options: state) else { return }
             let directory = state.stateDirectory
@@ -86,18 +94,6 @@ extension RunnerCommand {
             let group = ServiceGroup(configuration: configuration)
             try await group.run()
             withExtendedLifetime(lock) {}
-        }
-    }
-
-    struct Serve: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Serve the HTTP APIs for the applied manifest without reconciling.")
-
-        @OptionGroup var state: StateOptions
-
-        func run() throws {
-            Console.error("error: serve is not implemented yet (issue #4); nothing was started")
-            throw ExitCode.failure
         }
     }
 }

@@ -69,13 +69,17 @@ func loadManifestOrExit(_ path: String) throws -> (Manifest, ResolvedManifest) {
 
 /// Whether the manifest's fleet selector picks this device; prints why not when it does not.
 func deviceIsSelected(_ manifest: ResolvedManifest, options: StateOptions) throws -> Bool {
-    guard let selector = manifest.selector else { return true }
+    guard let refusal = try selectionRefusal(manifest, options: options) else { return true }
+    Console.out("\(refusal); nothing to do")
+    return false
+}
+
+/// Why the manifest's fleet selector does not pick this device, or nil when it does.
+func selectionRefusal(_ manifest: ResolvedManifest, options: StateOptions) throws -> String? {
+    guard let selector = manifest.selector else { return nil }
     let hostname = ProcessInfo.processInfo.hostName
     let labels = try options.deviceLabels()
-    if selector.matches(hostname: hostname, labels: labels) { return true }
+    if selector.matches(hostname: hostname, labels: labels) { return nil }
     let shown = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-    Console.out(
-        "this device (\(hostname)\(shown.isEmpty ? "" : ", labels \(shown)")) is not selected by manifest '\(manifest.name)'; nothing to do"
-    )
-    return false
+    return "this device (\(hostname)\(shown.isEmpty ? "" : ", labels \(shown)")) is not selected by manifest '\(manifest.name)'"
 }

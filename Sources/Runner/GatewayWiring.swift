@@ -16,25 +16,40 @@ enum GatewayWiring {
         let admin = DeviceAdmin(manifest: manifest, supervisor: supervisor)
         var applications: [any ApplicationProtocol] = []
         for endpoint in manifest.endpoints {
-            var models: [ServedModel] = []
-            for name in endpoint.models {
-                guard let model = manifest.model(named: name) else { continue }
-                models.append(servedModel(model, client: await supervisor.client(for: model.name)))
-            }
-            let tokens = try endpoint.tokensFile.map { try BearerTokens(contentsOf: $0) }
-            let server = GatewayServer.Endpoint(
-                name: endpoint.name, address: bindAddress(endpoint.listen),
-                apis: Set(endpoint.apis.compactMap { GatewayServer.Endpoint.API(rawValue: $0.rawValue) }), tokens: tokens,
-                corsOrigins: endpoint.corsOrigins)
-            let gateway = Gateway(
-                registry: ModelRegistry(models), limits: Gateway.Limits(maxBodyBytes: endpoint.maxBodyBytes), metrics: metrics,
-                version: RunnerVersion.current)
-            var endpointLogger = logger
-            endpointLogger[metadataKey: "endpoint"] = .string(endpoint.name)
+            let registry = ModelRegistry(await servedModels(endpoint, in: manifest, supervisor: supervisor))
             applications.append(
-                GatewayServer.application(endpoint: server, gateway: gateway, admin: admin, logger: endpointLogger))
+                try application(endpoint, registry: registry, metrics: metrics, admin: admin, logger: logger))
         }
         return applications
+    }
+
+    /// The models an endpoint exposes, in its order.
+    static func servedModels(_ endpoint: ResolvedEndpoint, in manifest: ResolvedManifest, supervisor: WorkerSupervisor) async
+        -> [ServedModel]
+    {
+        var models: [ServedModel] = []
+        for name in endpoint.models {
+            guard let model = manifest.model(named: name) else { continue }
+            models.append(servedModel(model, client: await supervisor.client(for: model.name)))
+        }
+        return models
+    }
+
+    /// One endpoint's server; throws when its tokens file cannot be read.
+    static func application(
+        _ endpoint: ResolvedEndpoint, registry: ModelRegistry, metrics: GatewayMetrics, admin: DeviceAdmin, logger: Logger
+    ) throws -> some ApplicationProtocol {
+        let tokens = try endpoint.tokensFile.map { try BearerTokens(contentsOf: $0) }
+        let server = GatewayServer.Endpoint(
+            name: endpoint.name, address: bindAddress(endpoint.listen),
+            apis: Set(endpoint.apis.compactMap { GatewayServer.Endpoint.API(rawValue: $0.rawValue) }), tokens: tokens,
+            corsOrigins: endpoint.corsOrigins)
+        let gateway = Gateway(
+            registry: registry, limits: Gateway.Limits(maxBodyBytes: endpoint.maxBodyBytes), metrics: metrics,
+            version: RunnerVersion.current)
+        var endpointLogger = logger
+        endpointLogger[metadataKey: "endpoint"] = .string(endpoint.name)
+        return GatewayServer.application(endpoint: server, gateway: gateway, admin: admin, logger: endpointLogger)
     }
 
     static func bindAddress(_ listen: ListenAddress) -> BindAddress {

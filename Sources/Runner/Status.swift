@@ -81,6 +81,10 @@ enum StatusText {
                 let busy = engine.slots.filter { $0.state != .idle }.count
                 worker += ", \(busy)/\(engine.slots.count) busy, \(engine.queued) queued"
             }
+            if let restarts = model.worker.restarts, restarts > 0 { worker += ", \(restarts) restarts" }
+            if let loop = model.worker.crashLoop {
+                worker += "; CRASH LOOP: \(loop.restarts) restarts in \(loop.windowSeconds) s, next attempt \(loop.nextAttempt)"
+            }
             lines.append("  model \(model.name) [\(model.engine)]: \(worker)")
             lines.append("    source: \(model.source)\(model.sha256.map { " sha256 \($0.prefix(12))" } ?? "")")
             lines.append("    file: \(model.file ?? "missing")")

@@ -18,16 +18,21 @@ extension RunnerCommand {
         var model: String
 
         @Option(help: "The manifest that declares it.")
-        var manifest: String
+        var manifest: String?
+
+        @Option(help: "The worker definition `runner serve` wrote (instead of --manifest).")
+        var definition: String?
 
         @OptionGroup var state: StateOptions
 
-        func run() async throws {
-            let (_, resolved) = try loadManifestOrExit(manifest)
-            guard let declared = resolved.model(named: model) else {
-                Console.error("error: \(manifest) declares no model '\(self.model)'")
-                throw ExitCode.failure
+        func validate() throws {
+            guard (manifest == nil) != (definition == nil) else {
+                throw ValidationError("give exactly one of --manifest and --definition")
             }
+        }
+
+        func run() async throws {
+            let (declared, runtimes) = try loadModel()
             var logger = Logger(label: "worker")
             logger[metadataKey: "model"] = .string(declared.name)
             let directory = state.stateDirectory
@@ -42,8 +47,12 @@ extension RunnerCommand {
             let cacheDirectory = directory.promptCaches.appendingPathComponent(model.name).path
             let socketPath = directory.workerSocket(model.name).path
             do {
+                if let cpus = model.npu?.cpus, !cpus.isEmpty {
+                    // Before the engine starts its threads, which inherit the mask.
+                    if let problem = CPUAffinity.pinProcess(to: cpus) { logger.warning("CPU affinity not set: \(problem)") }
+                }
                 let engine = try await EngineFactory.make(
-                    model, runtimes: resolved.runtimes, cacheDirectory: cacheDirectory, logger: logger)
+                    model, runtimes: runtimes, cacheDirectory: cacheDirectory, logger: logger)
                 for preset in model.promptCaches {
                     let info = try await engine.buildPromptCache(
                         name: preset.name, system: try preset.text(), directory: cacheDirectory)
@@ -70,6 +79,26 @@ extension RunnerCommand {
                 Console.error("error: worker \(model.name): \(error.message)")
                 throw ExitCode.failure
             }
+        }
+
+        /// The model and runtimes, from the definition file or the manifest.
+        func loadModel() throws -> (ResolvedModel, ResolvedRuntimes) {
+            if let definition {
+                do {
+                    let loaded = try WorkerDefinition.read(from: URL(fileURLWithPath: definition))
+                    return (loaded.model, loaded.runtimes)
+                } catch {
+                    Console.error("error: \(error)")
+                    throw ExitCode.failure
+                }
+            }
+            let manifest = manifest ?? ""
+            let (_, resolved) = try loadManifestOrExit(manifest)
+            guard let declared = resolved.model(named: model) else {
+                Console.error("error: \(manifest) declares no model '\(self.model)'")
+                throw ExitCode.failure
+            }
+            return (declared, resolved.runtimes)
         }
     }
 }

@@ -32,7 +32,7 @@ struct PlanCommandTests {
         #expect(
             output.stdout == """
                 Plan for 'bench' (state: \(state)):
-                  = device clocks       clocks untouched
+                  = device clocks       untouched
                   = model tiny          present: \(directory.path)/tiny.gguf
                   + model qwen3-0.6b    download org/qwen/Qwen_Qwen3-0.6B-w8a8-opt0-hybrid0-npu3-ctx16384-rk3588.rkllm at main
                   + cache tiny/support  build prompt cache

@@ -17,8 +17,10 @@ struct RunnerProcess {
 
     /// - Parameter environment: the whole environment of the child; by default only PATH and HOME, so nothing
     ///   from the test's own environment (such as the llama.cpp library path) leaks in.
-    static func run(_ arguments: [String], environment: [String: String]? = nil, in directory: URL = repository) throws -> Output
-    {
+    static func run(
+        _ arguments: [String], environment: [String: String]? = nil, in directory: URL = repository,
+        executable: URL = executable
+    ) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -35,8 +35,9 @@ struct SimulatedNPUTests {
         return url
     }
 
+    /// Resolved, as the runner names it (in a git worktree `.deps` may be a symlink into another checkout).
     func simulator(_ abi: String) -> String {
-        RunnerProcess.repository.appendingPathComponent(".deps/rkllmsim/\(abi)/librkllmrt.so").path
+        RunnerProcess.repository.appendingPathComponent(".deps/rkllmsim/\(abi)/librkllmrt.so").resolvingSymlinksInPath().path
     }
 
     let environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
