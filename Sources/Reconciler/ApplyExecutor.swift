@@ -17,6 +17,8 @@ public struct ApplyExecutor: Sendable {
     public var downloader: HubDownloader
     /// Told of each download's progress, with the model's name (e.g. to draw a bar on a terminal).
     public var downloadProgress: @Sendable (String, HubProgress) -> Void = { _, _ in }
+    /// Downloads in progress, for the admin API's status.
+    public var downloads = DownloadBoard()
 
     public init(
         state: StateDirectory, supervisor: WorkerSupervisor, logger: Logger, downloader: HubDownloader? = nil,
@@ -94,8 +96,14 @@ public struct ApplyExecutor: Sendable {
         for model in desired.models {
             for file in ModelFiles.hubFiles(of: model) {
                 let progress = downloadProgress
+                let board = downloads
+                // A download that fails (or is cancelled) leaves the board too.
+                defer { board.remove(model: model.name, file) }
                 do {
-                    try await downloader.ensure(file) { progress(model.name, $0) }
+                    try await downloader.ensure(file) {
+                        board.record(model: model.name, $0)
+                        progress(model.name, $0)
+                    }
                 } catch let error as HubError {
                     throw HubError(error.code, "model \(model.name): \(error.message)")
                 }

@@ -9,14 +9,19 @@ public struct DeviceAdmin: AdminSource {
     /// The manifest running now (`runner serve` changes it while the endpoints stay up).
     public let current: @Sendable () async -> ResolvedManifest
     public let supervisor: WorkerSupervisor
+    /// Downloads in progress (`runner serve` fetching an added or damaged model).
+    public let downloads: DownloadBoard?
 
     public init(manifest: ResolvedManifest, supervisor: WorkerSupervisor) {
         self.init(current: { manifest }, supervisor: supervisor)
     }
 
-    public init(current: @escaping @Sendable () async -> ResolvedManifest, supervisor: WorkerSupervisor) {
+    public init(
+        current: @escaping @Sendable () async -> ResolvedManifest, supervisor: WorkerSupervisor, downloads: DownloadBoard? = nil
+    ) {
         self.current = current
         self.supervisor = supervisor
+        self.downloads = downloads
     }
 
     struct Status: Encodable {
@@ -34,6 +39,7 @@ public struct DeviceAdmin: AdminSource {
         var clocks: String
         var models: [Model]
         var endpoints: [ResolvedEndpoint]
+        var downloads: [DownloadBoard.Entry]
     }
 
     public func status() async -> Data {
@@ -50,7 +56,7 @@ public struct DeviceAdmin: AdminSource {
         }
         let status = Status(
             manifest: manifest.name, soc: manifest.soc.rawValue, clocks: manifest.clocks.rawValue, models: models,
-            endpoints: manifest.endpoints)
+            endpoints: manifest.endpoints, downloads: downloads?.inProgress ?? [])
         return (try? JSONEncoder.state.encode(status)) ?? Data()
     }
 

@@ -55,7 +55,11 @@ extension LiveDeployment {
             // A blob never changes in place: one that did is damaged, and must go before it is fetched again.
             if now != nil, let path { removeSnapshot(path) }
             do {
-                for file in ModelFiles.hubFiles(of: model) { try await executor.downloader.ensure(file) }
+                let board = executor.downloads
+                for file in ModelFiles.hubFiles(of: model) {
+                    defer { board.remove(model: model.name, file) }
+                    try await executor.downloader.ensure(file) { board.record(model: model.name, $0) }
+                }
             } catch {
                 logger.error("download failed; trying again later", metadata: ["model": "\(model.name)", "error": "\(error)"])
                 return

@@ -36,9 +36,9 @@ public actor LiveDeployment {
     /// - Parameter executable: the `runner` binary that hosts workers (`runner worker --definition`).
     public init(
         state: StateDirectory, supervisor: WorkerSupervisor, executable: String, clocks: ClockPinning?, logger: Logger,
-        serve: @escaping @Sendable (ResolvedManifest) async -> Void
+        downloads: DownloadBoard = DownloadBoard(), serve: @escaping @Sendable (ResolvedManifest) async -> Void
     ) {
-        let executor = ApplyExecutor(state: state, supervisor: supervisor, logger: logger) { model in
+        var executor = ApplyExecutor(state: state, supervisor: supervisor, logger: logger) { model in
             WorkerSupervisor.Launch(
                 model: model.name, executable: executable,
                 arguments: [
@@ -47,6 +47,7 @@ public actor LiveDeployment {
                 ],
                 restart: model.lifecycle.restart)
         }
+        executor.downloads = downloads
         self.init(executor: executor, clocks: clocks, serve: serve)
     }
 

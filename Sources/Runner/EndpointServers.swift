@@ -23,15 +23,17 @@ actor EndpointServers: Service, CustomStringConvertible {
 
     let supervisor: WorkerSupervisor
     let drainTimeout: Duration
+    let downloads: DownloadBoard
     let logger: Logger
     let metrics = GatewayMetrics()
     private var servers: [String: Server] = [:]
     private var manifest: ResolvedManifest?
     private var closing = false
 
-    init(supervisor: WorkerSupervisor, drainTimeout: Duration, logger: Logger) {
+    init(supervisor: WorkerSupervisor, drainTimeout: Duration, downloads: DownloadBoard, logger: Logger) {
         self.supervisor = supervisor
         self.drainTimeout = drainTimeout
+        self.downloads = downloads
         self.logger = logger
     }
 
@@ -69,7 +71,8 @@ actor EndpointServers: Service, CustomStringConvertible {
 
     private func start(_ endpoint: ResolvedEndpoint, models: [ServedModel], in manifest: ResolvedManifest) {
         let registry = ModelRegistry(models)
-        let admin = DeviceAdmin(current: { [weak self] in await self?.current ?? manifest }, supervisor: supervisor)
+        let admin = DeviceAdmin(
+            current: { [weak self] in await self?.current ?? manifest }, supervisor: supervisor, downloads: downloads)
         let application: any ApplicationProtocol
         do {
             application = try GatewayWiring.application(

@@ -28,11 +28,13 @@ struct Serving {
         let supervisor = WorkerSupervisor(
             state: directory, logger: logger, readinessTimeout: .seconds(readinessTimeout),
             health: HealthPolicy(interval: .seconds(option: options.healthInterval)))
+        let downloads = DownloadBoard()
         let servers = EndpointServers(
-            supervisor: supervisor, drainTimeout: .seconds(option: options.drainTimeout), logger: logger)
+            supervisor: supervisor, drainTimeout: .seconds(option: options.drainTimeout), downloads: downloads,
+            logger: logger)
         let deployment = LiveDeployment(
             state: directory, supervisor: supervisor, executable: RunnerExecutable.path, clocks: state.clockPinning,
-            logger: logger
+            logger: logger, downloads: downloads
         ) { await servers.follow($0) }
         let selection = state
         let follower = ManifestFollower(source: source, deployment: deployment, state: directory, logger: logger) { manifest in
