@@ -117,8 +117,8 @@ extension RKLLMRuntimeABI {
     public init?(_ abi: RKLLMABI) {
         switch abi {
         case .auto: return nil
-        case .v1Dot2: self = .v1_2
-        case .v1Dot3: self = .v1_3
+        case .v1Dot2: self = .v1Dot2
+        case .v1Dot3: self = .v1Dot3
         }
     }
 }

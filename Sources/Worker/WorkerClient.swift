@@ -105,7 +105,9 @@ extension WorkerClient: Engine {
     /// The worker's status; when it cannot be reached, an empty status naming the problem as its engine.
     public func status() async -> EngineStatus {
         (try? await fetchStatus())
-            ?? EngineStatus(engine: "unreachable", model: "", runtimeVersion: "", loadMs: 0, contextPerSlot: 0, slots: [], queued: 0, promptCaches: [])
+            ?? EngineStatus(
+                engine: "unreachable", model: "", runtimeVersion: "", loadMs: 0, contextPerSlot: 0, slots: [], queued: 0,
+                promptCaches: [])
     }
 
     /// The worker builds into its own cache directory; `directory` is the caller's idea of it and is not sent.

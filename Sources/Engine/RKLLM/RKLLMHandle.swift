@@ -116,7 +116,7 @@ final class RKLLMHandle: @unchecked Sendable {
         var callbacks: UnsafeMutablePointer<RKLLM13Callback>?
         let status: Int32
         switch file.abi {
-        case .v1_2:
+        case .v1Dot2:
             let create = unsafeBitCast(symbols.createDefaultParam, to: rkllm12_createDefaultParam_fn.self)
             var param = create()
             fill(&param.model_path, &param.max_context_len, &param.max_new_tokens, &param.n_keep, options, strings)
@@ -134,7 +134,7 @@ final class RKLLMHandle: @unchecked Sendable {
             fill(&param.extend_param, options)
             let initialize = unsafeBitCast(symbols.initialize, to: rkllm12_init_fn.self)
             status = initialize(&handle, &param, rkllmResultCallback)
-        case .v1_3:
+        case .v1Dot3:
             let create = unsafeBitCast(symbols.createDefaultParam, to: rkllm13_createDefaultParam_fn.self)
             var param = create()
             fill(&param.model_path, &param.max_context_len, &param.max_new_tokens, &param.n_keep, options, strings)
@@ -201,7 +201,7 @@ final class RKLLMHandle: @unchecked Sendable {
             withUnsafeMutablePointer(to: &lora) { lora in
                 withUnsafeMutablePointer(to: &cache) { cache in
                     switch file.abi {
-                    case .v1_2:
+                    case .v1Dot2:
                         var infer = RKLLM12InferParam()
                         infer.mode = options.mode
                         infer.lora_params = options.lora == nil ? nil : lora
@@ -217,7 +217,7 @@ final class RKLLMHandle: @unchecked Sendable {
                         }
                         let run = unsafeBitCast(symbols.run, to: rkllm12_run_fn.self)
                         return run(handle, &array, &infer, userdata)
-                    case .v1_3:
+                    case .v1Dot3:
                         var sampling = options.sampling.map(Self.samplingParam) ?? RKLLM13SamplingParam()
                         return withUnsafeMutablePointer(to: &sampling) { sampling in
                             var infer = RKLLM13InferParam()

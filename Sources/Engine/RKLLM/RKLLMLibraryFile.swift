@@ -3,9 +3,9 @@ import Foundation
 /// The two binary interfaces of librkllmrt.so this build speaks (see `CRKLLM/rkllm_abi.h`).
 public enum RKLLMRuntimeABI: String, Sendable, Codable, Equatable {
     /// Runtime 1.2.1 to 1.2.3.
-    case v1_2 = "1.2"
+    case v1Dot2 = "1.2"
     /// Runtime 1.3.x.
-    case v1_3 = "1.3"
+    case v1Dot3 = "1.3"
 }
 
 /// What can be learnt about a librkllmrt.so from its bytes alone, without loading it. Loading a vendor
@@ -59,8 +59,8 @@ public struct RKLLMLibraryFile: Sendable, Equatable {
     static func abi(forVersion version: String, path: String) throws(EngineError) -> RKLLMRuntimeABI {
         let parts = version.split(separator: ".").compactMap { Int($0) }
         switch (parts.first, parts.dropFirst().first, parts.dropFirst(2).first ?? 0) {
-        case (1, 2, let patch) where patch >= 1: return .v1_2
-        case (1, 3, _): return .v1_3
+        case (1, 2, let patch) where patch >= 1: return .v1Dot2
+        case (1, 3, _): return .v1Dot3
         case (1, .some(0...2), _):
             throw EngineError(
                 .unsupported, "\(path) is runtime \(version); runtime 1.2.1 or newer is required (1.2.0 has another ABI)")

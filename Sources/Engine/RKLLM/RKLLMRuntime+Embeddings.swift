@@ -10,7 +10,7 @@ final class RKLLMHiddenStateSink: RKLLMRunSink {
     /// 1.3 lets the callback free a large output buffer at once by returning 2.
     let releaseCode: Int32
 
-    init(abi: RKLLMRuntimeABI) { releaseCode = abi == .v1_3 ? 2 : 0 }
+    init(abi: RKLLMRuntimeABI) { releaseCode = abi == .v1Dot3 ? 2 : 0 }
 
     func receive(_ results: UnsafeMutablePointer<RKLLMResult>, state: LLMCallState) -> Int32 {
         if state == RKLLM_RUN_ERROR { runtimeError = true }

@@ -66,7 +66,7 @@ extension RKLLMRuntime {
             RKLLMRun.Slot(
                 job: nil, maxTokens: 1, text: TextStream(stopStrings: []), router: OutputRouter(thinking: false, tools: false))
         ])
-        sink.pausesWhenDone = handle.file.abi == .v1_2
+        sink.pausesWhenDone = handle.file.abi == .v1Dot2
         let input = RKLLMRunInput(role: "user", thinking: false, text: system)
         let status = handle.run(
             Array(repeating: input, count: handle.batch),

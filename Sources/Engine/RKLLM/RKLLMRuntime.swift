@@ -186,7 +186,7 @@ final class RKLLMRuntime: SteppedRuntime {
     private func execute(
         _ run: RKLLMRun, inputs: [RKLLMRunInput], jobs: [RKLLMJob], keepHistory: Bool, request: GenerationRequest
     ) -> Int32 {
-        let isV13 = handle.file.abi == .v1_3
+        let isV13 = handle.file.abi == .v1Dot3
         let cap = run.slots.compactMap { $0.job == nil ? nil : $0.maxTokens }.max() ?? 0
         let options = RKLLMRunOptions(
             keepHistory: keepHistory, lora: request.lora,

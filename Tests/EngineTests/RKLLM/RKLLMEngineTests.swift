@@ -6,7 +6,7 @@ import Testing
 
 /// The rkllm engine end to end through RKLLMSim (real text from the real model), for both ABIs.
 @Suite(.serialized) struct RKLLMEngineTests {
-    static let abis: [RKLLMRuntimeABI] = [.v1_2, .v1_3]
+    static let abis: [RKLLMRuntimeABI] = [.v1Dot2, .v1Dot3]
 
     @Test(arguments: abis) func chatStreamsRealTextWithUsageAndIsDeterministicWhenGreedy(abi: RKLLMRuntimeABI) async throws {
         let sim = try SimEnvironment()
@@ -131,7 +131,7 @@ import Testing
         // for a runtime that does not stop.
         let sim = try SimEnvironment(prefillDelayMs: 300)
         let stuck = Mutex<[String]>([])
-        var configuration = RKLLMSim.configuration(.v1_3)
+        var configuration = RKLLMSim.configuration(.v1Dot3)
         configuration.abortGrace = .milliseconds(500)
         configuration.onStuck = { message in stuck.withLock { $0.append(message) } }
         let engine = try await RKLLMEngine.load(configuration)
@@ -166,7 +166,7 @@ import Testing
 
     @Test func embeddingsAreNormalisedHiddenStates() async throws {
         let sim = try SimEnvironment()
-        let engine = try await RKLLMEngine.load(RKLLMSim.configuration(.v1_3))
+        let engine = try await RKLLMEngine.load(RKLLMSim.configuration(.v1Dot3))
         let embeddings = try await engine.embed(["The cat sat on the mat.", "Quarterly revenue grew."])
         #expect(embeddings.vectors.count == 2)
         #expect(embeddings.vectors.allSatisfy { $0.count == 576 })
@@ -180,7 +180,7 @@ import Testing
         let sim = try SimEnvironment(tokenDelayMs: 20)
         await #expect {
             _ = try await RKLLMEngine.load(
-                RKLLMEngine.Configuration(libraryPath: RKLLMSim.library(.v1_3), abi: .v1_2, modelPath: TestModel.model))
+                RKLLMEngine.Configuration(libraryPath: RKLLMSim.library(.v1Dot3), abi: .v1Dot2, modelPath: TestModel.model))
         } throws: { error in
             (error as? EngineError)?.code == .unsupported
                 && (error as? EngineError)?.message.contains("has the 1.3 ABI") == true
@@ -191,16 +191,16 @@ import Testing
         } throws: { ($0 as? EngineError)?.code == .libraryNotFound }
         await #expect {
             _ = try await RKLLMEngine.load(
-                RKLLMEngine.Configuration(libraryPath: RKLLMSim.library(.v1_2), modelPath: "/nonexistent/model.gguf"))
+                RKLLMEngine.Configuration(libraryPath: RKLLMSim.library(.v1Dot2), modelPath: "/nonexistent/model.gguf"))
         } throws: { ($0 as? EngineError)?.code == .modelLoadFailed }
 
-        var withAdapter = RKLLMSim.configuration(.v1_3)
+        var withAdapter = RKLLMSim.configuration(.v1Dot3)
         withAdapter.loras = [.init(name: "style", path: "/nonexistent/style-lora.gguf")]
         await #expect { _ = try await RKLLMEngine.load(withAdapter) } throws: { error in
             (error as? EngineError)?.message.contains("rkllm_load_lora failed for adapter style") == true
         }
 
-        let engine = try await RKLLMEngine.load(RKLLMSim.configuration(.v1_2, queueLimit: 1))
+        let engine = try await RKLLMEngine.load(RKLLMSim.configuration(.v1Dot2, queueLimit: 1))
         var adapter = GenerationRequest.chat("Hi")
         adapter.lora = "style"
         await #expect { _ = try await engine.generate(adapter) } throws: { ($0 as? EngineError)?.code == .invalidRequest }

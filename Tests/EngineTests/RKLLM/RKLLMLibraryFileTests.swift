@@ -32,14 +32,14 @@ import Testing
 
     @Test func theVersionStringDecidesTheABI() throws {
         let v13 = try library(["I rkllm: %s", "rkllm-runtime version: 1.3.0"])
-        #expect(try RKLLMLibraryFile.inspect(path: v13, requested: nil) == .init(path: v13, version: "1.3.0", abi: .v1_3))
+        #expect(try RKLLMLibraryFile.inspect(path: v13, requested: nil) == .init(path: v13, version: "1.3.0", abi: .v1Dot3))
         let v12 = try library(["rkllm-runtime version: 1.2.3"])
-        #expect(try RKLLMLibraryFile.inspect(path: v12, requested: .v1_2).abi == .v1_2)
+        #expect(try RKLLMLibraryFile.inspect(path: v12, requested: .v1Dot2).abi == .v1Dot2)
     }
 
     @Test func aManifestABIThatContradictsTheLibraryIsRefused() throws {
         let v13 = try library(["rkllm-runtime version: 1.3.0"])
-        let error = try #require(refusal(v13, requested: .v1_2))
+        let error = try #require(refusal(v13, requested: .v1Dot2))
         #expect(error.code == .unsupported)
         #expect(error.message.contains("is runtime 1.3.0, which has the 1.3 ABI"))
     }
@@ -47,7 +47,8 @@ import Testing
     @Test func withoutAVersionOnlyTheManifestCanSay() throws {
         let unknown = try library(["nothing to see"])
         #expect(try #require(refusal(unknown)).message.contains("set runtimes.rkllm.abi"))
-        #expect(try RKLLMLibraryFile.inspect(path: unknown, requested: .v1_3) == .init(path: unknown, version: nil, abi: .v1_3))
+        let trusted = try RKLLMLibraryFile.inspect(path: unknown, requested: .v1Dot3)
+        #expect(trusted == .init(path: unknown, version: nil, abi: .v1Dot3))
     }
 
     @Test func versionsThisBuildDoesNotSpeakAreRefused() throws {
