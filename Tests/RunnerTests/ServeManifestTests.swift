@@ -75,8 +75,11 @@ struct ServeManifestTests {
         try bad.write(to: file, atomically: true, encoding: .utf8)
         let line = 1 + bad.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("lots") }!
         let position = "\(file.path):\(line):14: error:"
-        try await eventually("the rejection") { serve.output().stderr.contains(position) }
-        #expect(serve.output().stderr.contains("not applied: it is invalid"))
+        // The diagnostics and the verdict are separate log lines: wait for the last one.
+        try await eventually("the rejection") {
+            let log = serve.output().stderr
+            return log.contains(position) && log.contains("not applied: it is invalid")
+        }
         let rejected = try #require(device.appliedSource()?["rejected"] as? [String: Any])
         #expect(rejected["reason"] as? String == "invalid")
         #expect((rejected["diagnostics"] as? [String])?.first?.hasPrefix(position) == true)
