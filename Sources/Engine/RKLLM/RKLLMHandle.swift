@@ -119,38 +119,14 @@ final class RKLLMHandle: @unchecked Sendable {
         case .v1Dot2:
             let create = unsafeBitCast(symbols.createDefaultParam, to: rkllm12_createDefaultParam_fn.self)
             var param = create()
-            fill(&param.model_path, &param.max_context_len, &param.max_new_tokens, &param.n_keep, options, strings)
-            param.top_k = options.sampling.topK
-            param.top_p = options.sampling.topP
-            param.temperature = options.sampling.temperature
-            param.repeat_penalty = options.sampling.repeatPenalty
-            param.frequency_penalty = options.sampling.frequencyPenalty
-            param.presence_penalty = options.sampling.presencePenalty
-            param.mirostat = options.sampling.mirostat
-            param.mirostat_tau = options.sampling.mirostatTau
-            param.mirostat_eta = options.sampling.mirostatEta
-            param.skip_special_token = true
-            param.is_async = false
-            fill(&param.extend_param, options)
+            param.apply(options, strings)
             let initialize = unsafeBitCast(symbols.initialize, to: rkllm12_init_fn.self)
             status = initialize(&handle, &param, rkllmResultCallback)
         case .v1Dot3:
             let create = unsafeBitCast(symbols.createDefaultParam, to: rkllm13_createDefaultParam_fn.self)
             var param = create()
-            fill(&param.model_path, &param.max_context_len, &param.max_new_tokens, &param.n_keep, options, strings)
-            param.top_k = options.sampling.topK
-            param.top_p = options.sampling.topP
-            param.temperature = options.sampling.temperature
-            param.repeat_penalty = options.sampling.repeatPenalty
-            param.frequency_penalty = options.sampling.frequencyPenalty
-            param.presence_penalty = options.sampling.presencePenalty
-            param.mirostat = options.sampling.mirostat
-            param.mirostat_tau = options.sampling.mirostatTau
-            param.mirostat_eta = options.sampling.mirostatEta
-            param.skip_special_token = true
+            param.apply(options, strings)
             param.ignore_eos_token = false
-            param.is_async = false
-            fill(&param.extend_param, options)
             let pointer = UnsafeMutablePointer<RKLLM13Callback>.allocate(capacity: 1)
             pointer.initialize(to: RKLLM13Callback())
             pointer.pointee.result_callback = rkllmResultCallback
@@ -207,14 +183,7 @@ final class RKLLMHandle: @unchecked Sendable {
                         infer.lora_params = options.lora == nil ? nil : lora
                         infer.prompt_cache_params = options.savePromptCache == nil ? nil : cache
                         infer.keep_history = options.keepHistory ? 1 : 0
-                        var array = inputs.map { input in
-                            var value = RKLLM12Input()
-                            value.role = strings.c(input.role)
-                            value.enable_thinking = input.thinking
-                            value.input_type = RKLLM_INPUT_PROMPT
-                            value.payload.prompt_input = strings.c(input.text)
-                            return value
-                        }
+                        var array = inputs.map { RKLLM12Input.prompt($0, strings) }
                         let run = unsafeBitCast(symbols.run, to: rkllm12_run_fn.self)
                         return run(handle, &array, &infer, userdata)
                     case .v1Dot3:
@@ -227,14 +196,7 @@ final class RKLLMHandle: @unchecked Sendable {
                             infer.sampling_params = options.sampling == nil ? nil : sampling
                             infer.keep_history = options.keepHistory ? 1 : 0
                             infer.max_new_tokens = Int32(clamping: options.maxNewTokens)
-                            var array = inputs.map { input in
-                                var value = RKLLM13Input()
-                                value.role = strings.c(input.role)
-                                value.enable_thinking = input.thinking
-                                value.input_type = RKLLM_INPUT_PROMPT
-                                value.payload.prompt_input = strings.c(input.text)
-                                return value
-                            }
+                            var array = inputs.map { RKLLM13Input.prompt($0, strings) }
                             let run = unsafeBitCast(symbols.run, to: rkllm13_run_fn.self)
                             return run(handle, &array, &infer, userdata)
                         }
@@ -288,17 +250,7 @@ final class RKLLMHandle: @unchecked Sendable {
 
     // MARK: Struct filling shared by both generations
 
-    private static func fill(
-        _ modelPath: inout UnsafePointer<CChar>?, _ maxContext: inout Int32, _ maxNewTokens: inout Int32,
-        _ keep: inout Int32, _ options: RKLLMInitOptions, _ strings: CStringArena
-    ) {
-        modelPath = strings.c(options.modelPath)
-        maxContext = Int32(clamping: options.maxContext)
-        maxNewTokens = Int32(clamping: options.maxNewTokens)
-        keep = Int32(clamping: options.keepTokens)
-    }
-
-    private static func fill(_ extend: inout RKLLMExtendParam, _ options: RKLLMInitOptions) {
+    fileprivate static func fill(_ extend: inout RKLLMExtendParam, _ options: RKLLMInitOptions) {
         extend.base_domain_id = Int32(clamping: options.domain)
         extend.embed_flash = options.embedFlash ? 1 : 0
         if let cpus = options.cpus, !cpus.isEmpty {
@@ -314,6 +266,74 @@ final class RKLLMHandle: @unchecked Sendable {
             top_k: values.topK, top_p: values.topP, temperature: values.temperature, repeat_penalty: values.repeatPenalty,
             frequency_penalty: values.frequencyPenalty, presence_penalty: values.presencePenalty, mirostat: values.mirostat,
             mirostat_tau: values.mirostatTau, mirostat_eta: values.mirostatEta)
+    }
+}
+
+/// The init fields both generations share (same names and types, at different offsets): one place fills them.
+/// The requirements carry the C field names, which is what lets the imported structs conform as they are.
+// swift-format-ignore: AlwaysUseLowerCamelCase
+private protocol RKLLMInitParam {
+    var model_path: UnsafePointer<CChar>! { get set }
+    var max_context_len: Int32 { get set }
+    var max_new_tokens: Int32 { get set }
+    var top_k: Int32 { get set }
+    var n_keep: Int32 { get set }
+    var top_p: Float { get set }
+    var temperature: Float { get set }
+    var repeat_penalty: Float { get set }
+    var frequency_penalty: Float { get set }
+    var presence_penalty: Float { get set }
+    var mirostat: Int32 { get set }
+    var mirostat_tau: Float { get set }
+    var mirostat_eta: Float { get set }
+    var skip_special_token: Bool { get set }
+    var is_async: Bool { get set }
+    var extend_param: RKLLMExtendParam { get set }
+}
+
+extension RKLLM12Param: RKLLMInitParam {}
+extension RKLLM13Param: RKLLMInitParam {}
+
+extension RKLLMInitParam {
+    mutating func apply(_ options: RKLLMInitOptions, _ strings: CStringArena) {
+        model_path = strings.c(options.modelPath)
+        max_context_len = Int32(clamping: options.maxContext)
+        max_new_tokens = Int32(clamping: options.maxNewTokens)
+        n_keep = Int32(clamping: options.keepTokens)
+        top_k = options.sampling.topK
+        top_p = options.sampling.topP
+        temperature = options.sampling.temperature
+        repeat_penalty = options.sampling.repeatPenalty
+        frequency_penalty = options.sampling.frequencyPenalty
+        presence_penalty = options.sampling.presencePenalty
+        mirostat = options.sampling.mirostat
+        mirostat_tau = options.sampling.mirostatTau
+        mirostat_eta = options.sampling.mirostatEta
+        skip_special_token = true
+        is_async = false
+        RKLLMHandle.fill(&extend_param, options)
+    }
+}
+
+extension RKLLM12Input {
+    static func prompt(_ input: RKLLMRunInput, _ strings: CStringArena) -> RKLLM12Input {
+        var value = RKLLM12Input()
+        value.role = strings.c(input.role)
+        value.enable_thinking = input.thinking
+        value.input_type = RKLLM_INPUT_PROMPT
+        value.payload.prompt_input = strings.c(input.text)
+        return value
+    }
+}
+
+extension RKLLM13Input {
+    static func prompt(_ input: RKLLMRunInput, _ strings: CStringArena) -> RKLLM13Input {
+        var value = RKLLM13Input()
+        value.role = strings.c(input.role)
+        value.enable_thinking = input.thinking
+        value.input_type = RKLLM_INPUT_PROMPT
+        value.payload.prompt_input = strings.c(input.text)
+        return value
     }
 }
 
