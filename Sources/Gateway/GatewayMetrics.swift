@@ -1,8 +1,15 @@
 public import Prometheus
+internal import Synchronization
 
 /// What the gateway measures, per model and API, exported as Prometheus text on `/metrics`.
 public struct GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
+    // The registry hands out the same metric for the same name and labels, but building the name and label
+    // list costs more than the increment; each request touches several, so they are looked up by labels here.
+    private let counters = MetricCache<Counter>()
+    private let gauges = MetricCache<Gauge>()
+    private let durations = MetricCache<DurationHistogram>()
+    private let values = MetricCache<ValueHistogram>()
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) { self.registry = registry }
 
@@ -34,35 +41,61 @@ public struct GatewayMetrics: Sendable {
     }
 
     public func request(model: String, api: String, status: Int) {
-        registry.makeCounter(descriptor: Self.requests, labels: labels(model, api) + [("status", "\(status)")]).increment()
-        if status >= 400 { registry.makeCounter(descriptor: Self.errors, labels: labels(model, api)).increment() }
+        counters.metric(["requests", model, api, "\(status)"]) {
+            registry.makeCounter(descriptor: Self.requests, labels: labels(model, api) + [("status", "\(status)")])
+        }.increment()
+        if status >= 400 {
+            counters.metric(["errors", model, api]) { registry.makeCounter(descriptor: Self.errors, labels: labels(model, api)) }
+                .increment()
+        }
     }
 
     /// Every answer by API and status, including those refused before any model was involved (400, 401,
     /// 404, 413), which the per-model counters cannot see.
     public func response(api: String, status: Int) {
-        registry.makeCounter(descriptor: Self.responses, labels: [("api", api), ("status", "\(status)")]).increment()
+        counters.metric(["responses", api, "\(status)"]) {
+            registry.makeCounter(descriptor: Self.responses, labels: [("api", api), ("status", "\(status)")])
+        }.increment()
     }
 
     public func tokens(model: String, api: String, prompt: Int, completion: Int) {
-        registry.makeCounter(descriptor: Self.promptTokens, labels: labels(model, api)).increment(by: Int64(prompt))
-        registry.makeCounter(descriptor: Self.completionTokens, labels: labels(model, api)).increment(by: Int64(completion))
+        counters.metric(["prompt", model, api]) { registry.makeCounter(descriptor: Self.promptTokens, labels: labels(model, api)) }
+            .increment(by: Int64(prompt))
+        counters.metric(["completion", model, api]) {
+            registry.makeCounter(descriptor: Self.completionTokens, labels: labels(model, api))
+        }.increment(by: Int64(completion))
     }
 
     public func timeToFirstToken(model: String, api: String, _ duration: Duration) {
-        registry.makeDurationHistogram(descriptor: Self.ttft, labels: labels(model, api), buckets: Self.ttftBuckets)
-            .record(duration)
+        durations.metric([model, api]) {
+            registry.makeDurationHistogram(descriptor: Self.ttft, labels: labels(model, api), buckets: Self.ttftBuckets)
+        }.record(duration)
     }
 
     public func decodeRate(model: String, api: String, tokensPerSecond: Double) {
-        registry.makeValueHistogram(descriptor: Self.rate, labels: labels(model, api), buckets: Self.rateBuckets)
-            .record(tokensPerSecond)
+        values.metric([model, api]) {
+            registry.makeValueHistogram(descriptor: Self.rate, labels: labels(model, api), buckets: Self.rateBuckets)
+        }.record(tokensPerSecond)
     }
 
     /// Requests admitted and not yet finished (running or waiting for a slot).
     public func inFlight(model: String, _ count: Int) {
-        registry.makeGauge(descriptor: Self.queue, labels: [("model", model)]).set(to: Double(count))
+        gauges.metric([model]) { registry.makeGauge(descriptor: Self.queue, labels: [("model", model)]) }.set(to: Double(count))
     }
 
     public func render() -> String { registry.emitToString() }
+}
+
+/// Metrics of one kind by their label values.
+private final class MetricCache<Metric: AnyObject & Sendable>: Sendable {
+    private let metrics = Mutex<[[String]: Metric]>([:])
+
+    func metric(_ key: [String], make: () -> Metric) -> Metric {
+        metrics.withLock { metrics in
+            if let metric = metrics[key] { return metric }
+            let metric = make()
+            metrics[key] = metric
+            return metric
+        }
+    }
 }

@@ -1,4 +1,4 @@
-public import AsyncHTTPClient
+internal import AsyncHTTPClient
 public import Engine
 internal import Foundation
 internal import NIOCore
@@ -9,12 +9,8 @@ internal import NIOHTTP1
 /// connection, which the worker notices within one token and frees the slot.
 public struct WorkerClient: Sendable {
     public let socketPath: String
-    let http: HTTPClient
 
-    public init(socketPath: String, http: HTTPClient = .shared) {
-        self.socketPath = socketPath
-        self.http = http
-    }
+    public init(socketPath: String) { self.socketPath = socketPath }
 
     public func health() async throws -> HealthResponse { try await get(InternalAPI.health) }
 
@@ -36,24 +32,22 @@ public struct WorkerClient: Sendable {
     /// Starts a generation. Errors the worker reports before streaming (a prompt too long, an unknown preset)
     /// are thrown here as `EngineError`; a worker that cannot be reached throws `EngineError(.unavailable)`.
     public func generate(_ request: GenerationRequest) async throws -> AsyncThrowingStream<GenerationEvent, any Error> {
-        let response = try await send(InternalAPI.generate, body: try JSONEncoder().encode(request), timeout: .seconds(600))
-        guard response.status == .ok else { throw try await Self.error(from: response) }
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self)
-        let reader = Task {
-            do {
-                var lines = NDJSONLines()
-                let decoder = JSONDecoder()
-                for try await buffer in response.body {
-                    for line in lines.append(buffer) { continuation.yield(try decoder.decode(GenerationEvent.self, from: line)) }
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(
-                    throwing: Task.isCancelled ? CancellationError() : EngineError(.unavailable, "worker stream broke: \(error)"))
-            }
+        let answer: WorkerStreams.Answer
+        do {
+            let body = ByteBuffer(bytes: try JSONEncoder().encode(request))
+            answer = try await WorkerStreams.shared.post(socketPath: socketPath, path: InternalAPI.generate, body: body)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw EngineError(.unavailable, "worker at \(socketPath) is not reachable: \(error)")
         }
-        continuation.onTermination = { _ in reader.cancel() }
-        return stream
+        guard answer.status == .ok else {
+            var body = ByteBuffer()
+            for try await part in answer.body where body.readableBytes < 1 << 20 { body.writeImmutableBuffer(part) }
+            throw Self.error(status: answer.status.code, body: body)
+        }
+        // Events are read and decoded in the consumer's own task: no reader task, no extra hop per token.
+        let reader = EventReader(body: answer.body.makeAsyncIterator())
+        return AsyncThrowingStream { try await reader.next() }
     }
 
     // MARK: Plumbing
@@ -80,7 +74,7 @@ public struct WorkerClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            return try await http.execute(request, timeout: timeout)
+            return try await HTTPClient.shared.execute(request, timeout: timeout)
         } catch {
             if Task.isCancelled { throw CancellationError() }
             throw EngineError(.unavailable, "worker at \(socketPath) is not reachable: \(error)")
@@ -94,9 +88,12 @@ public struct WorkerClient: Sendable {
     }
 
     private static func error(from response: HTTPClientResponse) async throws -> EngineError {
-        let body = try await response.body.collect(upTo: 1 << 20)
+        error(status: response.status.code, body: try await response.body.collect(upTo: 1 << 20))
+    }
+
+    private static func error(status: UInt, body: ByteBuffer) -> EngineError {
         if let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(buffer: body)).error { return error }
-        return EngineError(.unavailable, "worker answered \(response.status.code): \(String(buffer: body))")
+        return EngineError(.unavailable, "worker answered \(status): \(String(buffer: body))")
     }
 }
 
@@ -117,6 +114,40 @@ extension WorkerClient: Engine {
 
     /// The worker's life belongs to its supervisor, not to its clients.
     public func shutdown() async {}
+}
+
+/// Decodes a worker's NDJSON events on demand. Only the stream's consumer calls `next`, one call at a time
+/// (AsyncThrowingStream's unfolding contract), which is what makes the unchecked `Sendable` sound.
+private final class EventReader: @unchecked Sendable {
+    private var body: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
+    private var lines = NDJSONLines()
+    private var ready: [Data] = []
+    private let decoder = JSONDecoder()
+
+    init(body: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator) { self.body = body }
+
+    func next() async throws -> GenerationEvent? {
+        while ready.isEmpty {
+            let buffer: ByteBuffer?
+            do {
+                buffer = try await body.next()
+            } catch {
+                throw Task.isCancelled ? CancellationError() : EngineError(.unavailable, "worker stream broke: \(error)")
+            }
+            guard let buffer else { return nil }
+            ready = lines.append(buffer).reversed()
+        }
+        let event: GenerationEvent
+        do {
+            event = try decoder.decode(GenerationEvent.self, from: ready.removeLast())
+        } catch {
+            throw EngineError(.unavailable, "worker stream broke: \(error)")
+        }
+        // `done` is the last event; the worker ends the body right after it. Reading that end here hands the
+        // connection back to the pool, where a consumer that stops at `done` would otherwise close it.
+        if case .done = event { while (try? await body.next()) ?? nil != nil {} }
+        return event
+    }
 }
 
 /// Splits a byte stream into lines without assuming chunks end at line ends.

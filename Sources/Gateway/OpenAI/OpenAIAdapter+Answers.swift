@@ -19,9 +19,22 @@ struct OpenAIEnvelope: Sendable, Equatable {
         return "call_\(suffix)_\(index)"
     }
 
+    /// 24 characters from [A-Za-z0-9], 8 from each of three random words: three calls to the system's
+    /// generator rather than one per character (each is a syscall, on the path to the first token).
     static func randomSuffix() -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-        return String((0..<24).map { _ in alphabet.randomElement()! })
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
+        var generator = SystemRandomNumberGenerator()
+        var characters: [UInt8] = []
+        characters.reserveCapacity(24)
+        for _ in 0..<3 {
+            // 62^8 is far below 2^64: the modulo bias is negligible for an id.
+            var word: UInt64 = generator.next()
+            for _ in 0..<8 {
+                characters.append(alphabet[Int(word % 62)])
+                word /= 62
+            }
+        }
+        return String(decoding: characters, as: UTF8.self)
     }
 }
 

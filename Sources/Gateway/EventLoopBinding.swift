@@ -1,0 +1,40 @@
+public import HummingbirdCore
+public import Logging
+public import NIOCore
+
+/// Runs a task's jobs on one NIO event loop: used as a task executor preference, an `await` on I/O of a
+/// channel on that loop resumes without waking another thread.
+final class EventLoopTaskExecutor: TaskExecutor {
+    let eventLoop: any EventLoop
+
+    init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// HTTP/1 connections whose handling, route handlers included, runs on the connection's own event loop.
+public struct EventLoopBoundHTTP1Channel: ServerChildChannel {
+    let inner: HTTP1Channel
+
+    public init(_ inner: HTTP1Channel) { self.inner = inner }
+
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
+        inner.setup(channel: channel, logger: logger)
+    }
+
+    public func handle(value: HTTP1Channel.Value, logger: Logger) async {
+        await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
+            await inner.handle(value: value, logger: logger)
+        }
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1 with each connection served on its own event loop (see `EventLoopBoundHTTP1Channel`).
+    public static var eventLoopBoundHTTP1: HTTPServerBuilder {
+        .init { responder in EventLoopBoundHTTP1Channel(HTTP1Channel(responder: responder)) }
+    }
+}
