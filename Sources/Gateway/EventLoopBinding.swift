@@ -33,8 +33,14 @@ public struct EventLoopBoundHTTP1Channel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1 with each connection served on its own event loop (see `EventLoopBoundHTTP1Channel`).
-    public static var eventLoopBoundHTTP1: HTTPServerBuilder {
-        .init { responder in EventLoopBoundHTTP1Channel(HTTP1Channel(responder: responder)) }
+    /// The gateway's HTTP/1: each connection served on its own event loop (see `EventLoopBoundHTTP1Channel`)
+    /// and watched for a client that leaves (see `ClientDisconnectWatch`).
+    public static var gateway: HTTPServerBuilder {
+        .init { responder in
+            EventLoopBoundHTTP1Channel(
+                HTTP1Channel(
+                    responder: responder,
+                    configuration: .init(additionalChannelHandlers: [ClientDisconnectWatch()])))
+        }
     }
 }

@@ -40,27 +40,37 @@ public struct Gateway: Sendable {
         return model
     }
 
-    /// Runs a generation route while watching the client's side of the connection, so that a client that
-    /// leaves before its answer is complete cancels `handler` and the generation with it. A streaming
-    /// answer would notice on its next write, but a whole (non-streaming) one writes nothing until the end.
-    /// Watching means reading the connection past this request, so Hummingbird closes it after the response:
-    /// the response says `Connection: close`, and a keep-alive client reconnects for its next request.
+    /// Runs a generation route while watching the client's connection, so that a client that leaves before its
+    /// answer is complete cancels `handler` and the generation with it. A streaming answer would notice on its
+    /// next write, but a whole (non-streaming) one writes nothing until the end. The connection's input is not
+    /// read for this (`ClientDisconnectWatch` reports its end), so it stays open for the client's next request.
     public func watchingClient(
         _ request: Request, _ context: GatewayContext, _ style: APIError.Style,
-        _ handler: (Request) async throws -> Response
+        _ handler: @escaping @Sendable (Request) async throws -> Response
     ) async throws -> Response {
-        var response: Response
+        let (gone, signal) = AsyncStream<Void>.makeStream()
+        let channel = context.channel
+        let watch = try? await channel.eventLoop.submit { () -> (NIOLoopBound<ClientDisconnectWatch>, Int)? in
+            guard let watcher = try? channel.pipeline.syncOperations.handler(type: ClientDisconnectWatch.self),
+                let id = watcher.watch({ signal.finish() })
+            else { return nil }
+            return (NIOLoopBound(watcher, eventLoop: channel.eventLoop), id)
+        }.get()
+        defer { if let (watcher, id) = watch { channel.eventLoop.execute { watcher.value.unwatch(id) } } }
         do {
-            response = try await request.body.consumeWithCancellationOnInboundClose { body in
-                var request = request
-                request.body = body
-                return try await handler(request)
+            return try await withThrowingTaskGroup(of: Response?.self) { group in
+                group.addTask { try await handler(request) }
+                group.addTask {
+                    for await _ in gone {}
+                    return nil
+                }
+                defer { group.cancelAll() }
+                if let response = try await group.next() ?? nil { return response }
+                throw CancellationError()
             }
         } catch let error as APIError {
-            response = try error.response(from: request, context: context)
+            return try error.response(from: request, context: context)
         }
-        response.headers[.connection] = "close"
-        return response
     }
 
     /// Reads and decodes a JSON body within the endpoint's size limit, with errors in the API's shape.
@@ -215,6 +225,13 @@ public struct MeteredEvents: AsyncSequence, Sendable {
 /// limit, so Hummingbird's default (2 MiB) must not cut them first.
 public struct GatewayContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    /// The client's connection, watched while a generation is answered (`Gateway.watchingClient`).
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+
     public var maxUploadSize: Int { 1 << 30 }
 }

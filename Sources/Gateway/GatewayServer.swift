@@ -29,7 +29,7 @@ public enum GatewayServer {
     {
         Application(
             router: router(endpoint: endpoint, gateway: gateway, admin: admin),
-            server: .eventLoopBoundHTTP1,
+            server: .gateway,
             configuration: .init(address: endpoint.address, serverName: "rockchipllama"),
             logger: logger)
     }

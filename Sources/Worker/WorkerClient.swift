@@ -118,7 +118,7 @@ extension WorkerClient: Engine {
 
 /// Decodes a worker's NDJSON events on demand. Only the stream's consumer calls `next`, one call at a time
 /// (AsyncThrowingStream's unfolding contract), which is what makes the unchecked `Sendable` sound.
-private final class EventReader: @unchecked Sendable {
+final class EventReader: @unchecked Sendable {
     private var body: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
     private var lines = NDJSONLines()
     private var ready: [Data] = []
@@ -137,9 +137,11 @@ private final class EventReader: @unchecked Sendable {
             guard let buffer else { return nil }
             ready = lines.append(buffer).reversed()
         }
+        let line = ready.removeLast()
+        if let text = Self.textEvent(line) { return text }
         let event: GenerationEvent
         do {
-            event = try decoder.decode(GenerationEvent.self, from: ready.removeLast())
+            event = try decoder.decode(GenerationEvent.self, from: line)
         } catch {
             throw EngineError(.unavailable, "worker stream broke: \(error)")
         }
@@ -147,6 +149,15 @@ private final class EventReader: @unchecked Sendable {
         // connection back to the pool, where a consumer that stops at `done` would otherwise close it.
         if case .done = event { while (try? await body.next()) ?? nil != nil {} }
         return event
+    }
+}
+
+extension EventReader {
+    /// A text event read without `Decodable` (see `FlatJSONObject`); nil for any other line.
+    static func textEvent(_ line: Data) -> GenerationEvent? {
+        guard let fields = FlatJSONObject.strings(line), fields["type"] == "text", let text = fields["text"] else { return nil }
+        guard let name = fields["channel"] else { return .text(text, channel: .content) }
+        return GenerationEvent.Channel(rawValue: name).map { .text(text, channel: $0) }
     }
 }
 

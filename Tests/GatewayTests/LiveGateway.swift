@@ -47,9 +47,8 @@ enum LiveGateway {
         let endpoint = GatewayServer.Endpoint(
             name: "test", address: .hostname("127.0.0.1", port: 0), apis: apis, tokens: tokens.map(BearerTokens.init),
             corsOrigins: corsOrigins)
-        let app = Application(
-            router: GatewayServer.router(endpoint: endpoint, gateway: gateway, admin: admin),
-            configuration: .init(address: endpoint.address), logger: Logger(label: "gateway-test"))
+        let app = GatewayServer.application(
+            endpoint: endpoint, gateway: gateway, admin: admin, logger: Logger(label: "gateway-test"))
         try await app.test(.live) { client in
             guard let port = client.port else { throw CancellationError() }
             try await body("http://127.0.0.1:\(port)", gateway)

@@ -315,6 +315,22 @@ import Testing
         }
     }
 
+    @Test func generationAnswersKeepTheConnectionOpen() async throws {
+        try await LiveGateway.with(apis: [.openai]) { base, _ in
+            let body = #"{"model": "smollm2", "prompt": "Hello", "max_tokens": 2, "temperature": 0"#
+            for stream in [false, true] {
+                var request = HTTPClientRequest(url: base + "/v1/completions")
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: body + #", "stream": \#(stream)}"#))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                #expect(response.status == .ok)
+                #expect(!response.headers[canonicalForm: "connection"].contains("close"), "stream: \(stream)")
+            }
+        }
+    }
+
     // MARK: Completions
 
     @Test func completionsStreamAndWhole() async throws {

@@ -85,9 +85,7 @@ enum OpenAITest {
     ) async throws {
         let gateway = Gateway(registry: ModelRegistry([LiveGateway.model(engine)]), version: "0.1.0-test")
         let endpoint = GatewayServer.Endpoint(name: "test", address: .hostname("127.0.0.1", port: 0), apis: [.openai])
-        let app = Application(
-            router: GatewayServer.router(endpoint: endpoint, gateway: gateway),
-            configuration: .init(address: endpoint.address), logger: Logger(label: "openai-test"))
+        let app = GatewayServer.application(endpoint: endpoint, gateway: gateway, logger: Logger(label: "openai-test"))
         try await app.test(.live) { client in
             guard let port = client.port else { throw CancellationError() }
             try await body("http://127.0.0.1:\(port)", gateway)

@@ -6,6 +6,8 @@ protocol OpenAIStreamTranscoding: Sendable {
     /// A chunk to send before the first event, if the format has one.
     func opening() -> Chunk?
     mutating func items(for event: GenerationEvent) -> [OpenAIStreamItem<Chunk>]
+    /// The one chunk a non-empty text event becomes (`items` answers with it too).
+    func textChunk(_ text: String, channel: GenerationEvent.Channel) -> Chunk
 }
 
 /// One SSE event of an answer: a chunk, or the error that ends it (sent as `data: {"error": {...}}`).
@@ -35,8 +37,7 @@ struct OpenAIChatStreamTranscoder: OpenAIStreamTranscoding {
     mutating func items(for event: GenerationEvent) -> [OpenAIStreamItem<OpenAIChatChunk>] {
         switch event {
         case .text(let text, _) where text.isEmpty: return []
-        case .text(let text, .content): return [.chunk(chunk(OpenAIDelta(content: text)))]
-        case .text(let text, .reasoning): return [.chunk(chunk(OpenAIDelta(reasoningContent: text)))]
+        case .text(let text, let channel): return [.chunk(textChunk(text, channel: channel))]
         case .toolCall(let call):
             // A call arrives whole, so one delta carries id, name and all the arguments.
             let delta = OpenAIToolCallOut(
@@ -63,6 +64,13 @@ struct OpenAIChatStreamTranscoder: OpenAIStreamTranscoding {
         }
     }
 
+    func textChunk(_ text: String, channel: GenerationEvent.Channel) -> OpenAIChatChunk {
+        switch channel {
+        case .content: chunk(OpenAIDelta(content: text))
+        case .reasoning: chunk(OpenAIDelta(reasoningContent: text))
+        }
+    }
+
     private func chunk(_ delta: OpenAIDelta, finishReason: String? = nil) -> OpenAIChatChunk {
         OpenAIChatChunk(
             id: envelope.id, created: envelope.created, model: envelope.model, systemFingerprint: envelope.systemFingerprint,
@@ -86,7 +94,7 @@ struct OpenAICompletionStreamTranscoder: OpenAIStreamTranscoding {
     func items(for event: GenerationEvent) -> [OpenAIStreamItem<OpenAITextCompletion>] {
         switch event {
         case .text(let text, _) where text.isEmpty: return []
-        case .text(let text, _): return [.chunk(chunk(text))]
+        case .text(let text, let channel): return [.chunk(textChunk(text, channel: channel))]
         case .toolCall: return []  // completions never ask for tools
         case .done(let completion):
             if let error = OpenAIAdapter.failure(of: completion) { return [.error(error)] }
@@ -104,6 +112,9 @@ struct OpenAICompletionStreamTranscoder: OpenAIStreamTranscoding {
             return items
         }
     }
+
+    /// Completions have one text; reasoning, which a raw prompt rarely produces, is part of it.
+    func textChunk(_ text: String, channel: GenerationEvent.Channel) -> OpenAITextCompletion { chunk(text) }
 
     private func chunk(_ text: String, finishReason: String? = nil) -> OpenAITextCompletion {
         OpenAITextCompletion(

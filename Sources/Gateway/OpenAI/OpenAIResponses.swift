@@ -42,6 +42,7 @@ enum OpenAIResponses {
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 var transcoder = transcoder
+                var texts = OpenAITextEvents(preparingFor: transcoder)
                 if let first = transcoder.opening() { try await writer.write(event(try encode(first))) }
                 var iterator = events.makeAsyncIterator()
                 var finished = false
@@ -58,6 +59,12 @@ enum OpenAIResponses {
                         // Ended without `done` (a worker that went away): a client must not take this for an answer.
                         try await writer.write(event(OpenAIAdapter.incomplete.bodyData))
                         break
+                    }
+                    if case .text(let text, let channel) = next, !text.isEmpty,
+                        let event = texts.event(text, channel: channel, of: transcoder)
+                    {
+                        try await writer.write(event)
+                        continue
                     }
                     if case .done = next { finished = true }
                     for item in transcoder.items(for: next) {
