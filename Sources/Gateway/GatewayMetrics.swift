@@ -59,8 +59,10 @@ public struct GatewayMetrics: Sendable {
     }
 
     public func tokens(model: String, api: String, prompt: Int, completion: Int) {
-        counters.metric(["prompt", model, api]) { registry.makeCounter(descriptor: Self.promptTokens, labels: labels(model, api)) }
-            .increment(by: Int64(prompt))
+        counters.metric(["prompt", model, api]) {
+            registry.makeCounter(descriptor: Self.promptTokens, labels: labels(model, api))
+        }
+        .increment(by: Int64(prompt))
         counters.metric(["completion", model, api]) {
             registry.makeCounter(descriptor: Self.completionTokens, labels: labels(model, api))
         }.increment(by: Int64(completion))

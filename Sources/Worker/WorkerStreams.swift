@@ -36,8 +36,9 @@ final class WorkerStreams: Sendable {
         if let reused = takeIdle(key) {
             do {
                 return try await reused.exchange(path: path, body: body, pool: (self, key))
-            } catch where !Task.isCancelled {
+            } catch {
                 // Closed under us (the worker restarted): no answer was started, so one retry is safe.
+                if Task.isCancelled { throw error }
             }
         }
         let connection = try await Connection.open(socketPath: socketPath, on: loop)
