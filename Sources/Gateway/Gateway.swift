@@ -40,14 +40,14 @@ public struct Gateway: Sendable {
         return model
     }
 
-    /// Runs a generation route while watching the client's connection, so that a client that leaves before its
-    /// answer is complete cancels `handler` and the generation with it. A streaming answer would notice on its
-    /// next write, but a whole (non-streaming) one writes nothing until the end. The connection's input is not
-    /// read for this (`ClientDisconnectWatch` reports its end), so it stays open for the client's next request.
-    public func watchingClient(
-        _ request: Request, _ context: GatewayContext, _ style: APIError.Style,
-        _ handler: @escaping @Sendable (Request) async throws -> Response
-    ) async throws -> Response {
+    /// Runs `work` (reading a whole, non-streamed answer) while watching the client's connection, so that a
+    /// client that leaves before the answer is complete cancels it and the generation with it: such an answer
+    /// writes nothing until the end, so no failed write would tell. (A streamed answer notices on its next
+    /// write.) The connection's input is not read for this, `ClientDisconnectWatch` reports its end, so the
+    /// connection stays open for the client's next request.
+    public func untilClientLeaves<Value: Sendable>(
+        _ context: GatewayContext, _ work: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value {
         let (gone, signal) = AsyncStream<Void>.makeStream()
         let channel = context.channel
         let watch = try? await channel.eventLoop.submit { () -> (NIOLoopBound<ClientDisconnectWatch>, Int)? in
@@ -57,19 +57,15 @@ public struct Gateway: Sendable {
             return (NIOLoopBound(watcher, eventLoop: channel.eventLoop), id)
         }.get()
         defer { if let (watcher, id) = watch { channel.eventLoop.execute { watcher.value.unwatch(id) } } }
-        do {
-            return try await withThrowingTaskGroup(of: Response?.self) { group in
-                group.addTask { try await handler(request) }
-                group.addTask {
-                    for await _ in gone {}
-                    return nil
-                }
-                defer { group.cancelAll() }
-                if let response = try await group.next() ?? nil { return response }
-                throw CancellationError()
+        return try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                for await _ in gone {}
+                return nil
             }
-        } catch let error as APIError {
-            return try error.response(from: request, context: context)
+            defer { group.cancelAll() }
+            if let value = try await group.next() ?? nil { return value }
+            throw CancellationError()
         }
     }
 
@@ -225,7 +221,7 @@ public struct MeteredEvents: AsyncSequence, Sendable {
 /// limit, so Hummingbird's default (2 MiB) must not cut them first.
 public struct GatewayContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The client's connection, watched while a generation is answered (`Gateway.watchingClient`).
+    /// The client's connection, watched while a whole answer is read (`Gateway.untilClientLeaves`).
     let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {

@@ -1,12 +1,10 @@
-internal import Foundation
-
 /// Reads a JSON object whose values are all strings, such as a worker's text event
 /// (`{"type":"text","channel":"content","text":"…"}`), without going through `Decodable`: on the path of every
 /// token, that costs more than the rest of the gateway's work for it. Anything else (a number, a nested value,
 /// malformed input) yields nil, and the caller decodes the line the general way.
 enum FlatJSONObject {
-    static func strings(_ bytes: some Collection<UInt8>) -> [String: String]? {
-        var reader = Reader(bytes: Array(bytes))
+    static func strings(_ bytes: [UInt8]) -> [String: String]? {
+        var reader = Reader(bytes: bytes)
         return reader.object()
     }
 

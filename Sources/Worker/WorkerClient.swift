@@ -121,7 +121,7 @@ extension WorkerClient: Engine {
 final class EventReader: @unchecked Sendable {
     private var body: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
     private var lines = NDJSONLines()
-    private var ready: [Data] = []
+    private var ready: [[UInt8]] = []
     private let decoder = JSONDecoder()
 
     init(body: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator) { self.body = body }
@@ -141,7 +141,7 @@ final class EventReader: @unchecked Sendable {
         if let text = Self.textEvent(line) { return text }
         let event: GenerationEvent
         do {
-            event = try decoder.decode(GenerationEvent.self, from: line)
+            event = try decoder.decode(GenerationEvent.self, from: Data(line))
         } catch {
             throw EngineError(.unavailable, "worker stream broke: \(error)")
         }
@@ -154,7 +154,7 @@ final class EventReader: @unchecked Sendable {
 
 extension EventReader {
     /// A text event read without `Decodable` (see `FlatJSONObject`); nil for any other line.
-    static func textEvent(_ line: Data) -> GenerationEvent? {
+    static func textEvent(_ line: [UInt8]) -> GenerationEvent? {
         guard let fields = FlatJSONObject.strings(line), fields["type"] == "text", let text = fields["text"] else { return nil }
         guard let name = fields["channel"] else { return .text(text, channel: .content) }
         return GenerationEvent.Channel(rawValue: name).map { .text(text, channel: $0) }
@@ -165,12 +165,12 @@ extension EventReader {
 struct NDJSONLines {
     private var pending: [UInt8] = []
 
-    mutating func append(_ buffer: ByteBuffer) -> [Data] {
+    mutating func append(_ buffer: ByteBuffer) -> [[UInt8]] {
         pending.append(contentsOf: buffer.readableBytesView)
-        var lines: [Data] = []
+        var lines: [[UInt8]] = []
         var start = 0
         while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            if end > start { lines.append(Data(pending[start..<end])) }
+            if end > start { lines.append(Array(pending[start..<end])) }
             start = end + 1
         }
         pending.removeFirst(start)

@@ -20,7 +20,7 @@ import Testing
             for channel in [GenerationEvent.Channel.content, .reasoning] {
                 let event = GenerationEvent.text(text, channel: channel)
                 for line in [try encoder.encode(event), try sorted.encode(event)] {
-                    #expect(EventReader.textEvent(line) == event, "\(String(decoding: line, as: UTF8.self))")
+                    #expect(EventReader.textEvent([UInt8](line)) == event, "\(String(decoding: line, as: UTF8.self))")
                     #expect(try JSONDecoder().decode(GenerationEvent.self, from: line) == event)
                 }
             }
@@ -34,7 +34,7 @@ import Testing
             (#"{"type":"text","text":"\b\f\n\r\t\\"}"#, "\u{8}\u{C}\n\r\t\\"),
         ]
         for (line, text) in lines {
-            #expect(EventReader.textEvent(Data(line.utf8)) == .text(text, channel: .content), "\(line)")
+            #expect(EventReader.textEvent(Array(line.utf8)) == .text(text, channel: .content), "\(line)")
         }
     }
 
@@ -52,6 +52,6 @@ import Testing
             Data(#"{"type":"text","text":"a","n":1}"#.utf8),  // a non-string value
             Data([0x7B, 0x22, 0x74, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D]),  // invalid UTF-8
         ]
-        for line in others { #expect(EventReader.textEvent(line) == nil, "\(String(decoding: line, as: UTF8.self))") }
+        for line in others { #expect(EventReader.textEvent([UInt8](line)) == nil, "\(String(decoding: line, as: UTF8.self))") }
     }
 }

@@ -35,38 +35,35 @@ enum OllamaGenerationRoutes {
 
     static func register(on router: Router<GatewayContext>, gateway: Gateway) {
         router.post("/api/chat") { request, context in
-            try await gateway.watchingClient(request, context, .ollama) { request in
-                let started = ContinuousClock.now
-                let wire = try await gateway.decode(OllamaChatRequest.self, from: request, .ollama)
-                let model = try gateway.model(wire.model, .ollama)
-                let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
-                    try OllamaAdapter.chatRequest(wire, for: OllamaModelTraits(model))
-                }
-                return try await answer(
-                    canonical, shape: .chat, requestedName: wire.model ?? model.name, model: model,
-                    isLoad: wire.messages?.isEmpty ?? true, keepAlive: wire.keepAlive, stream: wire.stream ?? true,
-                    started: started, gateway: gateway)
+            let started = ContinuousClock.now
+            let wire = try await gateway.decode(OllamaChatRequest.self, from: request, .ollama)
+            let model = try gateway.model(wire.model, .ollama)
+            let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
+                try OllamaAdapter.chatRequest(wire, for: OllamaModelTraits(model))
             }
+            return try await answer(
+                canonical, shape: .chat, requestedName: wire.model ?? model.name, model: model,
+                isLoad: wire.messages?.isEmpty ?? true, keepAlive: wire.keepAlive, stream: wire.stream ?? true,
+                started: started, context: context, gateway: gateway)
         }
         router.post("/api/generate") { request, context in
-            try await gateway.watchingClient(request, context, .ollama) { request in
-                let started = ContinuousClock.now
-                let wire = try await gateway.decode(OllamaGenerateRequest.self, from: request, .ollama)
-                let model = try gateway.model(wire.model, .ollama)
-                let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
-                    try OllamaAdapter.generateRequest(wire, for: OllamaModelTraits(model))
-                }
-                return try await answer(
-                    canonical, shape: .generate, requestedName: wire.model ?? model.name, model: model,
-                    isLoad: (wire.prompt ?? "").isEmpty && (wire.images ?? []).isEmpty, keepAlive: wire.keepAlive,
-                    stream: wire.stream ?? true, started: started, gateway: gateway)
+            let started = ContinuousClock.now
+            let wire = try await gateway.decode(OllamaGenerateRequest.self, from: request, .ollama)
+            let model = try gateway.model(wire.model, .ollama)
+            let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
+                try OllamaAdapter.generateRequest(wire, for: OllamaModelTraits(model))
             }
+            return try await answer(
+                canonical, shape: .generate, requestedName: wire.model ?? model.name, model: model,
+                isLoad: (wire.prompt ?? "").isEmpty && (wire.images ?? []).isEmpty, keepAlive: wire.keepAlive,
+                stream: wire.stream ?? true, started: started, context: context, gateway: gateway)
         }
     }
 
     static func answer(
         _ request: GenerationRequest, shape: Shape, requestedName: String, model: ServedModel, isLoad: Bool,
-        keepAlive: OllamaKeepAlive?, stream: Bool, started: ContinuousClock.Instant, gateway: Gateway
+        keepAlive: OllamaKeepAlive?, stream: Bool, started: ContinuousClock.Instant, context: GatewayContext,
+        gateway: Gateway
     ) async throws -> Response {
         let unload = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.asksToUnload(keepAlive) }
         if isLoad {
@@ -87,7 +84,9 @@ enum OllamaGenerationRoutes {
                     try await writeStream(events, shape: shape, model: requestedName, started: started, to: &writer)
                 })
         }
-        return try await collect(events, shape: shape, model: requestedName, started: started)
+        return try await gateway.untilClientLeaves(context) {
+            try await collect(events, shape: shape, model: requestedName, started: started)
+        }
     }
 
     /// One NDJSON line per delta, then the final object, or a final `{"error": ...}` line when the generation

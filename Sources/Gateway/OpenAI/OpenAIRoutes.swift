@@ -9,12 +9,8 @@ enum OpenAIRoutes {
     static let api = "openai"
 
     static func register(on router: Router<GatewayContext>, gateway: Gateway) {
-        router.post("/v1/chat/completions") { request, context in
-            try await gateway.watchingClient(request, context, .openAI) { try await chatCompletions($0, gateway) }
-        }
-        router.post("/v1/completions") { request, context in
-            try await gateway.watchingClient(request, context, .openAI) { try await completions($0, gateway) }
-        }
+        router.post("/v1/chat/completions") { request, context in try await chatCompletions(request, context, gateway) }
+        router.post("/v1/completions") { request, context in try await completions(request, context, gateway) }
         router.post("/v1/embeddings") { request, _ in try await embeddings(request, gateway) }
         router.get("/v1/models") { _, _ in try OpenAIResponses.json(OpenAIAdapter.modelList(gateway.registry.models)) }
         // `**`: a model id may contain a slash (`org/model`).
@@ -23,7 +19,7 @@ enum OpenAIRoutes {
         }
     }
 
-    static func chatCompletions(_ request: Request, _ gateway: Gateway) async throws -> Response {
+    static func chatCompletions(_ request: Request, _ context: GatewayContext, _ gateway: Gateway) async throws -> Response {
         let body = try await gateway.decode(OpenAIChatRequest.self, from: request, .openAI)
         let model = try gateway.model(body.model, .openAI)
         let generation = try OpenAIAdapter.generationRequest(body, model: .init(model))
@@ -33,10 +29,11 @@ enum OpenAIRoutes {
             return OpenAIResponses.stream(
                 events, through: OpenAIChatStreamTranscoder(envelope: envelope, includeUsage: body.includeUsage))
         }
-        return try OpenAIResponses.json(OpenAIAdapter.chatCompletion(try await OpenAIResponses.collect(events), envelope))
+        let answer = try await gateway.untilClientLeaves(context) { try await OpenAIResponses.collect(events) }
+        return try OpenAIResponses.json(OpenAIAdapter.chatCompletion(answer, envelope))
     }
 
-    static func completions(_ request: Request, _ gateway: Gateway) async throws -> Response {
+    static func completions(_ request: Request, _ context: GatewayContext, _ gateway: Gateway) async throws -> Response {
         let body = try await gateway.decode(OpenAICompletionRequest.self, from: request, .openAI)
         let model = try gateway.model(body.model, .openAI)
         let generation = try OpenAIAdapter.generationRequest(body)
@@ -46,7 +43,8 @@ enum OpenAIRoutes {
             return OpenAIResponses.stream(
                 events, through: OpenAICompletionStreamTranscoder(envelope: envelope, includeUsage: body.includeUsage))
         }
-        return try OpenAIResponses.json(OpenAIAdapter.textCompletion(try await OpenAIResponses.collect(events), envelope))
+        let answer = try await gateway.untilClientLeaves(context) { try await OpenAIResponses.collect(events) }
+        return try OpenAIResponses.json(OpenAIAdapter.textCompletion(answer, envelope))
     }
 
     static func embeddings(_ request: Request, _ gateway: Gateway) async throws -> Response {
