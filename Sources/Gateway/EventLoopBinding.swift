@@ -6,10 +6,19 @@ public import NIOCore
 /// channel on that loop resumes without waking another thread.
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
+    private let serial: (any NIOSerialEventLoopExecutor)?
 
-    init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    init(_ eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        serial = eventLoop as? any NIOSerialEventLoopExecutor
+    }
 
     func enqueue(_ job: consuming ExecutorJob) {
+        // NIO's own loops take jobs as they are, without wrapping each in a closure.
+        if let serial {
+            serial.enqueue(job)
+            return
+        }
         let job = UnownedJob(job)
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }

@@ -166,7 +166,7 @@ struct NDJSONLines {
     private var pending: [UInt8] = []
 
     mutating func append(_ buffer: ByteBuffer) -> [[UInt8]] {
-        pending.append(contentsOf: buffer.readableBytesView)
+        buffer.withUnsafeReadableBytes { pending.append(contentsOf: $0) }
         var lines: [[UInt8]] = []
         var start = 0
         while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
