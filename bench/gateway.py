@@ -3,7 +3,8 @@
 Starts `runner apply` on a one-model manifest with an OpenAI endpoint, then alternates the same raw-prompt
 generation through the worker's Unix socket (POST /v1/generate) and through the gateway over TCP
 (POST /v1/completions, SSE), so both see the same machine state:
-  - time to first token, many short requests: gateway-added = median(gateway) - median(worker); target <= 1 ms;
+  - time to first token, many short requests: gateway-added = median(gateway) - median(worker); target <= 1 ms
+    (a new connection per request on both sides; then again with each side's connection kept open);
   - streaming tokens/s with 128-token answers: target gateway >= 0.99 x worker.
 
 Usage: gateway.py RUNNER MODEL_PATH   (bench/run.sh's environment: RUNNER_LLAMA_LIBRARY set)
@@ -26,9 +27,11 @@ RATE_ROUNDS = 10
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
-def worker_request(socket_path, max_tokens):
+def worker_request(socket_path, max_tokens, conn=None):
+    """One generation; with `conn`, on that kept-open connection (as clients with a connection pool do)."""
     start = time.perf_counter()
-    conn = UnixHTTPConnection(socket_path)
+    keep = conn is not None
+    conn = conn or UnixHTTPConnection(socket_path)
     body = json.dumps({"prompt": PROMPT, "maxTokens": max_tokens, "sampling": {"temperature": 0}})
     conn.request("POST", "/v1/generate", body=body, headers={"Content-Type": "application/json"})
     response = conn.getresponse()
@@ -39,13 +42,15 @@ def worker_request(socket_path, max_tokens):
             first = time.perf_counter() - start
         if event["type"] == "done":
             tokens = event["done"]["usage"]["completionTokens"]
-    conn.close()
+    if not keep:
+        conn.close()
     return first, tokens, time.perf_counter() - start
 
 
-def gateway_request(max_tokens):
+def gateway_request(max_tokens, conn=None):
     start = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=600)
+    keep = conn is not None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", PORT, timeout=600)
     body = json.dumps({"model": "bench", "prompt": PROMPT, "max_tokens": max_tokens, "temperature": 0, "stream": True,
                        "stream_options": {"include_usage": True}})
     conn.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json"})
@@ -59,7 +64,8 @@ def gateway_request(max_tokens):
             first = time.perf_counter() - start
         if chunk.get("usage"):
             tokens = chunk["usage"]["completion_tokens"]
-    conn.close()
+    if not keep:
+        conn.close()
     return first, tokens, time.perf_counter() - start
 
 
@@ -101,6 +107,14 @@ endpoints:
         for _ in range(TTFT_PAIRS):
             ttft_worker.append(worker_request(socket_path, 1)[0] * 1000)
             ttft_gateway.append(gateway_request(1)[0] * 1000)
+        # The same with each side's connection kept open between requests, as the official clients' pools do.
+        kept_worker, kept_gateway = [], []
+        worker_conn, gateway_conn = UnixHTTPConnection(socket_path), http.client.HTTPConnection("127.0.0.1", PORT)
+        for _ in range(TTFT_PAIRS):
+            kept_worker.append(worker_request(socket_path, 1, worker_conn)[0] * 1000)
+            kept_gateway.append(gateway_request(1, gateway_conn)[0] * 1000)
+        worker_conn.close()
+        gateway_conn.close()
         rate_worker, rate_gateway = [], []
         for _ in range(RATE_ROUNDS):
             _, tokens, elapsed = worker_request(socket_path, 128)
@@ -115,11 +129,15 @@ endpoints:
         print(f"time to first token, gateway        p50 {statistics.median(ttft_gateway):7.2f} ms")
         print(f"gateway-added time to first token   p50 {added:7.2f} ms   target <= 1 ms   {'PASS' if added <= 1 else 'MISS'}")
         print(f"  (median of the {TTFT_PAIRS} paired differences: {paired:.2f} ms)")
+        kept = statistics.median(kept_gateway) - statistics.median(kept_worker)
+        print(f"  with kept-open connections: worker {statistics.median(kept_worker):.2f} ms, gateway "
+              f"{statistics.median(kept_gateway):.2f} ms, added {kept:.2f} ms")
         print(f"streaming, worker socket  {statistics.median(rate_worker):6.1f} tok/s  {[round(r, 1) for r in rate_worker]}")
         print(f"streaming, gateway        {statistics.median(rate_gateway):6.1f} tok/s  {[round(r, 1) for r in rate_gateway]}")
         print(f"gateway / worker          {ratio:6.3f}x   target >= 0.99x   {'PASS' if ratio >= 0.99 else 'MISS'}")
         print(f"  (median of the {RATE_ROUNDS} paired ratios: {paired_ratio:.3f}x)")
         print("GATEWAY_JSON " + json.dumps({"ttft_worker_ms": ttft_worker, "ttft_gateway_ms": ttft_gateway, "added_ms": added, "paired_added_ms": paired,
+                                           "kept_worker_ms": kept_worker, "kept_gateway_ms": kept_gateway,
                                            "rate_worker": rate_worker, "rate_gateway": rate_gateway, "ratio": ratio,
                                            "paired_ratio": paired_ratio}))
     finally:

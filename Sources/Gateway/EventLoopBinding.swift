@@ -4,16 +4,16 @@ public import NIOCore
 
 /// Runs a task's jobs on one NIO event loop: used as a task executor preference, an `await` on I/O of a
 /// channel on that loop resumes without waking another thread.
-final class EventLoopTaskExecutor: TaskExecutor {
-    let eventLoop: any EventLoop
+public final class EventLoopTaskExecutor: TaskExecutor {
+    public let eventLoop: any EventLoop
     private let serial: (any NIOSerialEventLoopExecutor)?
 
-    init(_ eventLoop: any EventLoop) {
+    public init(_ eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
         serial = eventLoop as? any NIOSerialEventLoopExecutor
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         // NIO's own loops take jobs as they are, without wrapping each in a closure.
         if let serial {
             serial.enqueue(job)

@@ -75,7 +75,7 @@ extension RunnerCommand {
                 Console.error("error: \(error)")
                 throw ExitCode.failure
             }
-            let gateways: [any ApplicationProtocol]
+            let gateways: [any Service]
             do {
                 gateways = try await GatewayWiring.applications(for: resolved, supervisor: supervisor, logger: logger)
             } catch {

@@ -73,7 +73,7 @@ actor EndpointServers: Service, CustomStringConvertible {
         let registry = ModelRegistry(models)
         let admin = DeviceAdmin(
             current: { [weak self] in await self?.current ?? manifest }, supervisor: supervisor, downloads: downloads)
-        let application: any ApplicationProtocol
+        let application: any Service
         do {
             application = try GatewayWiring.application(
                 endpoint, registry: registry, metrics: metrics, admin: admin, logger: logger)

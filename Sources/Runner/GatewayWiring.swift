@@ -4,17 +4,33 @@ import Gateway
 import Hummingbird
 import Logging
 import Manifest
+import NIOPosix
 import Reconciler
+import ServiceLifecycle
 import Worker
+
+/// Runs a service with an event loop as its tasks' executor: a server's accept loop and the task it starts for
+/// each connection then run on a loop rather than waking threads of the global pool on the way to the
+/// connection's own loop (where `GatewayServer` moves each connection).
+struct OnEventLoop: Service {
+    let service: any Service
+    init(_ service: any Service) { self.service = service }
+
+    func run() async throws {
+        try await withTaskExecutorPreference(EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())) {
+            try await service.run()
+        }
+    }
+}
 
 /// Builds one gateway server per manifest endpoint, each routing to the supervisor's workers.
 enum GatewayWiring {
     static func applications(for manifest: ResolvedManifest, supervisor: WorkerSupervisor, logger: Logger) async throws
-        -> [any ApplicationProtocol]
+        -> [any Service]
     {
         let metrics = GatewayMetrics()
         let admin = DeviceAdmin(manifest: manifest, supervisor: supervisor)
-        var applications: [any ApplicationProtocol] = []
+        var applications: [any Service] = []
         for endpoint in manifest.endpoints {
             let registry = ModelRegistry(await servedModels(endpoint, in: manifest, supervisor: supervisor))
             applications.append(
@@ -38,7 +54,7 @@ enum GatewayWiring {
     /// One endpoint's server; throws when its tokens file cannot be read.
     static func application(
         _ endpoint: ResolvedEndpoint, registry: ModelRegistry, metrics: GatewayMetrics, admin: DeviceAdmin, logger: Logger
-    ) throws -> some ApplicationProtocol {
+    ) throws -> any Service {
         let tokens = try endpoint.tokensFile.map { try BearerTokens(contentsOf: $0) }
         let server = GatewayServer.Endpoint(
             name: endpoint.name, address: bindAddress(endpoint.listen),
@@ -49,7 +65,7 @@ enum GatewayWiring {
             version: RunnerVersion.current)
         var endpointLogger = logger
         endpointLogger[metadataKey: "endpoint"] = .string(endpoint.name)
-        return GatewayServer.application(endpoint: server, gateway: gateway, admin: admin, logger: endpointLogger)
+        return OnEventLoop(GatewayServer.application(endpoint: server, gateway: gateway, admin: admin, logger: endpointLogger))
     }
 
     static func bindAddress(_ listen: ListenAddress) -> BindAddress {
