@@ -145,10 +145,14 @@ final class EventReader: @unchecked Sendable {
         } catch {
             throw EngineError(.unavailable, "worker stream broke: \(error)")
         }
-        // `done` is the last event; the worker ends the body right after it. Reading that end here hands the
-        // connection back to the pool, where a consumer that stops at `done` would otherwise close it.
-        if case .done = event { while (try? await body.next()) ?? nil != nil {} }
+        if case .done = event { await readToEnd() }
         return event
+    }
+
+    /// `done` is the last event and the worker ends the body right after it. Reading that end hands the
+    /// connection back to the pool, where a consumer that stops at `done` would otherwise close it.
+    private func readToEnd() async {
+        while (try? await body.next()) != nil {}
     }
 }
 

@@ -42,6 +42,8 @@ final class WorkerStreams: Sendable {
             }
         }
         let connection = try await Connection.open(socketPath: socketPath, on: loop)
+        // A connection the worker closes while idle (it stopped or restarted) leaves the idle list.
+        connection.channel.closeFuture.whenComplete { _ in self.forget(connection, key) }
         return try await connection.exchange(path: path, body: body, pool: (self, key))
     }
 
@@ -56,6 +58,18 @@ final class WorkerStreams: Sendable {
                 if connection.channel.isActive { return connection }
             }
             return nil
+        }
+    }
+
+    /// Idle connections to one worker, on all loops (for tests).
+    func idleConnections(to socketPath: String) -> Int {
+        idle.withLock { idle in idle.filter { $0.key.socketPath == socketPath }.values.map(\.count).reduce(0, +) }
+    }
+
+    private func forget(_ connection: Connection, _ key: Key) {
+        idle.withLock { idle in
+            idle[key]?.removeAll { $0 === connection }
+            if idle[key]?.isEmpty == true { idle[key] = nil }
         }
     }
 

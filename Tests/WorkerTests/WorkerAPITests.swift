@@ -3,7 +3,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Testing
-import Worker
+
+@testable import Worker
 
 /// The internal API end to end: a real engine on the real model, served on a real Unix socket, driven by
 /// the client the gateway and supervisor use.
@@ -65,6 +66,32 @@ struct WorkerAPITests {
             #expect(try await client.tokenize("Hello world").count >= 2)
             let embeddings = try await client.embed(["a cat", "a dog"])
             #expect(embeddings.vectors.count == 2 && embeddings.vectors[0].count > 0)
+        }
+    }
+
+    @Test func connectionsAreKeptBetweenGenerationsAndDroppedWithAnAbandonedOne() async throws {
+        try await withWorker { client, _ in
+            func idle() async throws -> Int {
+                // The connection goes back on its event loop right after the answer's end.
+                for _ in 0..<50 where WorkerStreams.shared.idleConnections(to: client.socketPath) == 0 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                return WorkerStreams.shared.idleConnections(to: client.socketPath)
+            }
+            _ = try await collect(try await client.generate(Self.question))
+            #expect(try await idle() == 1)
+            _ = try await collect(try await client.generate(Self.question))
+            #expect(try await idle() == 1, "the kept connection was used again, not a second one opened")
+            // A consumer that stops early closes its connection: it must not go back to the idle list.
+            let long = GenerationRequest(
+                input: .messages([.user("Count from 1 to 500.")]), sampling: Sampling(temperature: 0), maxTokens: 400)
+            var events = try await client.generate(long).makeAsyncIterator()
+            _ = try await events.next()
+            events = AsyncThrowingStream<GenerationEvent, any Error> { nil }.makeAsyncIterator()
+            _ = try await events.next()
+            #expect(WorkerStreams.shared.idleConnections(to: client.socketPath) == 0)
+            let (text, done) = try await collect(try await client.generate(Self.question))
+            #expect(!text.isEmpty && done != nil, "a new connection serves the next generation")
         }
     }
 
