@@ -31,31 +31,41 @@ final class WorkerStreams: Sendable {
     /// POSTs `body` to `path`. A connection taken from the idle list that turns out to be closed (a worker that
     /// restarted) is replaced once by a new one.
     func post(socketPath: String, path: String, body: ByteBuffer) async throws -> Answer {
-        let loop = Self.currentLoop()
-        let key = Key(loop: ObjectIdentifier(loop), socketPath: socketPath)
-        if let reused = takeIdle(key) {
+        let current = Self.currentLoop()
+        if let reused = takeIdle(socketPath, on: current) {
             do {
-                return try await reused.exchange(path: path, body: body, pool: (self, key))
+                return try await reused.exchange(path: path, body: body, pool: self)
             } catch {
                 // Closed under us (the worker restarted): no answer was started, so one retry is safe.
                 if Task.isCancelled { throw error }
             }
         }
-        let connection = try await Connection.open(socketPath: socketPath, on: loop)
+        let connection = try await Connection.open(
+            socketPath: socketPath, on: current ?? MultiThreadedEventLoopGroup.singleton.next())
         // A connection the worker closes while idle (it stopped or restarted) leaves the idle list.
-        connection.channel.closeFuture.whenComplete { _ in self.forget(connection, key) }
-        return try await connection.exchange(path: path, body: body, pool: (self, key))
+        connection.channel.closeFuture.whenComplete { _ in self.forget(connection) }
+        return try await connection.exchange(path: path, body: body, pool: self)
     }
 
-    private static func currentLoop() -> any EventLoop {
-        if let loop = MultiThreadedEventLoopGroup.currentEventLoop, loops.contains(ObjectIdentifier(loop)) { return loop }
-        return MultiThreadedEventLoopGroup.singleton.next()
+    /// The singleton group's loop this task runs on, if it runs on one.
+    private static func currentLoop() -> (any EventLoop)? {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop, loops.contains(ObjectIdentifier(loop)) else {
+            return nil
+        }
+        return loop
     }
 
-    private func takeIdle(_ key: Key) -> Connection? {
+    /// A caller on a loop takes a connection on that loop only (so it stays on one thread); any other caller
+    /// takes one from any loop.
+    private func takeIdle(_ socketPath: String, on loop: (any EventLoop)?) -> Connection? {
         idle.withLock { idle in
-            while let connection = idle[key]?.popLast() {
-                if connection.channel.isActive { return connection }
+            let keys =
+                loop.map { [Key(loop: ObjectIdentifier($0), socketPath: socketPath)] }
+                ?? idle.keys.filter { $0.socketPath == socketPath }
+            for key in keys {
+                while let connection = idle[key]?.popLast() {
+                    if connection.channel.isActive { return connection }
+                }
             }
             return nil
         }
@@ -66,17 +76,17 @@ final class WorkerStreams: Sendable {
         idle.withLock { idle in idle.filter { $0.key.socketPath == socketPath }.values.map(\.count).reduce(0, +) }
     }
 
-    private func forget(_ connection: Connection, _ key: Key) {
+    private func forget(_ connection: Connection) {
         idle.withLock { idle in
-            idle[key]?.removeAll { $0 === connection }
-            if idle[key]?.isEmpty == true { idle[key] = nil }
+            idle[connection.key]?.removeAll { $0 === connection }
+            if idle[connection.key]?.isEmpty == true { idle[connection.key] = nil }
         }
     }
 
-    fileprivate func giveBack(_ connection: Connection, _ key: Key) {
+    fileprivate func giveBack(_ connection: Connection) {
         let kept = idle.withLock { idle in
-            guard idle[key, default: []].count < Self.maxIdlePerKey else { return false }
-            idle[key, default: []].append(connection)
+            guard idle[connection.key, default: []].count < Self.maxIdlePerKey else { return false }
+            idle[connection.key, default: []].append(connection)
             return true
         }
         if !kept { connection.channel.close(promise: nil) }
@@ -86,10 +96,13 @@ final class WorkerStreams: Sendable {
     fileprivate final class Connection: Sendable {
         let channel: any Channel
         let handler: NIOLoopBound<AnswerHandler>
+        /// Where it waits when idle: its loop and worker.
+        let key: Key
 
-        init(channel: any Channel, handler: NIOLoopBound<AnswerHandler>) {
+        init(channel: any Channel, handler: NIOLoopBound<AnswerHandler>, socketPath: String) {
             self.channel = channel
             self.handler = handler
+            key = Key(loop: ObjectIdentifier(channel.eventLoop), socketPath: socketPath)
         }
 
         static func open(socketPath: String, on loop: any EventLoop) async throws -> Connection {
@@ -99,12 +112,13 @@ final class WorkerStreams: Sendable {
                     let handler = AnswerHandler()
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(handler)
-                    return Connection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                    return Connection(
+                        channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), socketPath: socketPath)
                 }
                 .get()
         }
 
-        func exchange(path: String, body: ByteBuffer, pool: (WorkerStreams, Key)) async throws -> Answer {
+        func exchange(path: String, body: ByteBuffer, pool: WorkerStreams) async throws -> Answer {
             let loop = channel.eventLoop
             let (stream, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self)
             let head = loop.makePromise(of: HTTPResponseHead.self)
@@ -115,7 +129,7 @@ final class WorkerStreams: Sendable {
             }
             loop.execute {
                 self.handler.value.begin(
-                    head: head, body: continuation, onEnd: { reusable in if reusable { pool.0.giveBack(self, pool.1) } })
+                    head: head, body: continuation, onEnd: { reusable in if reusable { pool.giveBack(self) } })
                 var headers = HTTPHeaders()
                 headers.add(name: "host", value: "worker")
                 headers.add(name: "content-type", value: "application/json")
