@@ -23,6 +23,23 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+def wait_for_gateway(port: int, process, log_path: str, attempts: int = 600) -> None:
+    """Until `process` (a `runner apply`) answers /readyz on `port`; exits naming its log if it stops first or
+    never gets there. Checking the process matters: another server left on the port would answer too."""
+    for _ in range(attempts):
+        if process.poll() is not None:
+            raise SystemExit(f"runner apply exited; see {log_path}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"the gateway never became ready; see {log_path}")
+
+
 def health(path: str, timeout: float = 2) -> dict:
     conn = UnixHTTPConnection(path, timeout=timeout)
     try:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from client import UnixHTTPConnection
+from client import UnixHTTPConnection, wait_for_gateway
 
 PORT = 18211
 TTFT_PAIRS = 300
@@ -90,17 +90,7 @@ endpoints:
     apply = subprocess.Popen([runner, "apply", manifest, "--state-dir", state], stdout=log, stderr=log)
     try:
         socket_path = os.path.join(state, "workers", "bench.sock")
-        for _ in range(600):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-                conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        else:
-            sys.exit(f"gateway never became ready; see {directory}/apply.log")
+        wait_for_gateway(PORT, apply, os.path.join(directory, "apply.log"))
         worker_request(socket_path, 4), gateway_request(4)  # warm both paths
         # Alternating pairs, many of them: the machine's own drift over seconds is larger than the difference.
         ttft_worker, ttft_gateway = [], []

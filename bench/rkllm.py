@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from client import wait_for_gateway
+
 PORT = 18212
 MAX_TOKENS = 192
 ROUNDS = 7
@@ -72,17 +74,7 @@ endpoints:
     apply = subprocess.Popen([runner, "apply", manifest, "--state-dir", os.path.join(work, "state")], env=env,
                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "apply.log"), "w"))
     try:
-        for _ in range(600):
-            if apply.poll() is not None:
-                sys.exit(f"runner apply exited; see {work}/apply.log")
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=1)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        wait_for_gateway(PORT, apply, os.path.join(work, "apply.log"))
         through_gateway()  # warm-up: first run loads pages and caches
         direct(binary, library, model)
         rows = []

@@ -1,5 +1,5 @@
-public import HummingbirdCore
-public import Logging
+internal import HummingbirdCore
+internal import Logging
 public import NIOCore
 
 /// Runs a task's jobs on one NIO event loop: used as a task executor preference, an `await` on I/O of a
@@ -25,16 +25,16 @@ public final class EventLoopTaskExecutor: TaskExecutor {
 }
 
 /// HTTP/1 connections whose handling, route handlers included, runs on the connection's own event loop.
-public struct EventLoopBoundHTTP1Channel: ServerChildChannel {
+struct EventLoopBoundHTTP1Channel: ServerChildChannel {
     let inner: HTTP1Channel
 
-    public init(_ inner: HTTP1Channel) { self.inner = inner }
+    init(_ inner: HTTP1Channel) { self.inner = inner }
 
-    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
         inner.setup(channel: channel, logger: logger)
     }
 
-    public func handle(value: HTTP1Channel.Value, logger: Logger) async {
+    func handle(value: HTTP1Channel.Value, logger: Logger) async {
         await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
             await inner.handle(value: value, logger: logger)
         }
@@ -44,7 +44,7 @@ public struct EventLoopBoundHTTP1Channel: ServerChildChannel {
 extension HTTPServerBuilder {
     /// The gateway's HTTP/1: each connection served on its own event loop (see `EventLoopBoundHTTP1Channel`)
     /// and watched for a client that leaves (see `ClientDisconnectWatch`).
-    public static var gateway: HTTPServerBuilder {
+    static var gateway: HTTPServerBuilder {
         .init { responder in
             EventLoopBoundHTTP1Channel(
                 HTTP1Channel(

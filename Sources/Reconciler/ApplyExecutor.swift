@@ -62,7 +62,7 @@ public struct ApplyExecutor: Sendable {
     /// manifest as applied. A failed download throws before any worker is stopped.
     public func apply(_ desired: ResolvedManifest, observed: ObservedState) async throws {
         try await downloadModelFiles(desired)
-        if let clocks { report(try clocks.reconcile(soc: desired.soc, policy: desired.clocks)) }
+        if let clocks { try clocks.reconcile(soc: desired.soc, policy: desired.clocks).log(to: logger) }
         for (model, record) in observed.runningWorkers {
             logger.info("stopping a worker left by an earlier run", metadata: ["model": "\(model)", "pid": "\(record.pid)"])
             kill(record.pid, SIGTERM)
@@ -76,19 +76,6 @@ public struct ApplyExecutor: Sendable {
             }
         }
         try AtomicFile.write(json: desired, to: state.appliedManifest)
-    }
-
-    /// Every knob's outcome in the log; one that failed (no permission, not taken) is an error for that knob
-    /// alone, and the apply goes on.
-    func report(_ result: ClockResult) {
-        for outcome in result.outcomes {
-            let metadata: Logger.Metadata = ["knob": "\(outcome.knob)", "status": "\(outcome.status.rawValue)"]
-            switch outcome.status {
-            case .failed, .notTaken: logger.error("clock not pinned: \(outcome.detail)", metadata: metadata)
-            case .pinned, .restored: logger.info("clock \(outcome.status.rawValue): \(outcome.detail)", metadata: metadata)
-            case .unchanged, .skipped: logger.debug("clock \(outcome.status.rawValue): \(outcome.detail)", metadata: metadata)
-            }
-        }
     }
 
     /// One file at a time: they share the link, and a failure names its model.

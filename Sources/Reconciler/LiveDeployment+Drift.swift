@@ -101,7 +101,7 @@ extension LiveDeployment {
         guard !drifts.isEmpty else { return }
         for drift in drifts { logger.warning("clock drifted: \(drift)") }
         do {
-            log(try clocks.pin(soc: running.soc))
+            try clocks.pin(soc: running.soc).log(to: logger)
         } catch {
             logger.error("clocks: \(error)")
         }

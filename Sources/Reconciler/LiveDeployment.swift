@@ -155,20 +155,9 @@ public actor LiveDeployment {
     func reconcileClocks(_ desired: ResolvedManifest) {
         guard let clocks else { return }
         do {
-            log(try clocks.reconcile(soc: desired.soc, policy: desired.clocks))
+            try clocks.reconcile(soc: desired.soc, policy: desired.clocks).log(to: logger)
         } catch {
             logger.error("clocks: \(error)")
-        }
-    }
-
-    func log(_ result: ClockResult) {
-        for outcome in result.outcomes {
-            let metadata: Logger.Metadata = ["knob": "\(outcome.knob)", "status": "\(outcome.status.rawValue)"]
-            switch outcome.status {
-            case .failed, .notTaken: logger.error("clock not pinned: \(outcome.detail)", metadata: metadata)
-            case .pinned, .restored: logger.info("clock \(outcome.status.rawValue): \(outcome.detail)", metadata: metadata)
-            case .unchanged, .skipped: logger.debug("clock \(outcome.status.rawValue): \(outcome.detail)", metadata: metadata)
-            }
         }
     }
 }

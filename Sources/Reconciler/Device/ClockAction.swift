@@ -1,3 +1,4 @@
+internal import Logging
 public import Manifest
 
 /// What pinning would do to one knob, for `runner plan`.
@@ -54,6 +55,19 @@ public struct ClockResult: Codable, Sendable, Equatable {
 
     public var failures: [ClockOutcome] { outcomes.filter { $0.status == .failed || $0.status == .notTaken } }
     public var succeeded: Bool { failures.isEmpty }
+
+    /// Every knob's outcome in the log; one that failed (no permission, not taken) is an error for that knob
+    /// alone.
+    func log(to logger: Logger) {
+        for outcome in outcomes {
+            let metadata: Logger.Metadata = ["knob": "\(outcome.knob)", "status": "\(outcome.status.rawValue)"]
+            switch outcome.status {
+            case .failed, .notTaken: logger.error("clock not pinned: \(outcome.detail)", metadata: metadata)
+            case .pinned, .restored: logger.info("clock \(outcome.status.rawValue): \(outcome.detail)", metadata: metadata)
+            case .unchanged, .skipped: logger.debug("clock \(outcome.status.rawValue): \(outcome.detail)", metadata: metadata)
+            }
+        }
+    }
 }
 
 /// A pinned attribute that no longer holds its pinned value: someone or something changed it.
