@@ -1,7 +1,7 @@
 # RockchipLlama: setup, build, run and test from one command. See docs/deployment.md.
 #
 #   make run      fresh machine to a serving runner: setup, release build, `runner apply deploy/manifests/dev.yaml`
-#   make test     setup, then `swift test` (what .ci/run calls)
+#   make test     setup, then `swift test` via scripts/test.sh (what .ci/run calls)
 #
 # Every recipe that needs the setup's paths runs through scripts/env.sh, the one place that defines
 # PKG_CONFIG_PATH, RUNNER_LLAMA_LIBRARY and RUNNER_TEST_MODEL.
@@ -31,7 +31,7 @@ run: build
 	$(WITH_ENV) $(RUNNER) apply $(MANIFEST)
 
 test: setup
-	$(WITH_ENV) $(SWIFT) test $(TEST_ARGS)
+	$(WITH_ENV) env SWIFT=$(SWIFT) bash scripts/test.sh $(TEST_ARGS)
 
 # bench-script comes first so a missing script fails before a long build.
 bench: bench-script build

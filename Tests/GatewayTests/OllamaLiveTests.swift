@@ -320,7 +320,7 @@ import Testing
                 request.headers.add(name: "content-type", value: "application/json")
                 request.body = .bytes(
                     ByteBuffer(
-                        string: #"{"model": "smollm2", "prompt": "Count from 1 to 1000, one number per line.", "#
+                        string: #"{"model": "smollm2", "prompt": "Write a long story about a dragon who learns to bake bread.", "#
                             + #""options": {"temperature": 0, "num_predict": 1500}}"#))
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
                 for try await buffer in response.body {

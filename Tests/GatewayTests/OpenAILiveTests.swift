@@ -271,7 +271,8 @@ import Testing
                 ByteBuffer(
                     string: Self.chatBody(
                         #""max_tokens": 1500, "stream": true"#,
-                        messages: #"[{"role": "user", "content": "Count from 1 to 1000, separated by commas."}]"#)))
+                        messages: #"[{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]"#
+                    )))
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
             var received = ""
             var chunks = 0
@@ -302,7 +303,8 @@ import Testing
                 ByteBuffer(
                     string: Self.chatBody(
                         #""max_tokens": 1500"#,
-                        messages: #"[{"role": "user", "content": "Count from 1 to 1000, separated by commas."}]"#)))
+                        messages: #"[{"role": "user", "content": "Write a long story about a dragon who learns to bake bread."}]"#
+                    )))
             // The client gives up long before 1,500 tokens and closes its connection.
             await #expect(throws: (any Error).self) {
                 _ = try await HTTPClient.shared.execute(request, timeout: .milliseconds(500))

@@ -32,7 +32,8 @@ struct ServeSupervisionTests {
         return url
     }
 
-    let counting = "Count from 1 to 300, one number per line."
+    /// Greedy decoding runs this to any max_tokens up to ~400 (a prompt that asks for counting stops after ~15 tokens).
+    let longAnswer = "Write a long story about a dragon who learns to bake bread."
 
     @Test func aKilledWorkerFailsOnlyItsOwnStreamAndComesBackAndAHungOneIsRestarted() async throws {
         let device = try ServedDevice()
@@ -52,7 +53,7 @@ struct ServeSupervisionTests {
         #expect(status.contains("Cpus_allowed_list:\t1\n"))
 
         // Two streams at once; the cpu worker dies under its own.
-        let doomed = try Curl.stream(port: port, model: "cpu", prompt: counting, maxTokens: 400, in: device.directory)
+        let doomed = try Curl.stream(port: port, model: "cpu", prompt: longAnswer, maxTokens: 400, in: device.directory)
         let other = try Curl.stream(
             port: port, model: "npu", prompt: "Say hello in five words.", maxTokens: 24, in: device.directory)
         try await eventually("the first tokens of the cpu stream") { doomed.text.contains("\"content\"") }
@@ -95,7 +96,7 @@ struct ServeSupervisionTests {
         let workers = [device.workerPid("cpu"), device.workerPid("npu")].compactMap { $0 }
         #expect(workers.count == 2)
 
-        let stream = try Curl.stream(port: port, model: "cpu", prompt: counting, maxTokens: 96, in: device.directory)
+        let stream = try Curl.stream(port: port, model: "cpu", prompt: longAnswer, maxTokens: 96, in: device.directory)
         try await eventually("the first tokens") { stream.text.contains("\"content\"") }
         let chunksBefore = stream.text.components(separatedBy: "\"content\"").count
         kill(serve.process.processIdentifier, SIGTERM)

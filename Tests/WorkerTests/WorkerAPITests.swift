@@ -84,7 +84,8 @@ struct WorkerAPITests {
             #expect(try await idle() == 1, "the kept connection was used again, not a second one opened")
             // A consumer that stops early closes its connection: it must not go back to the idle list.
             let long = GenerationRequest(
-                input: .messages([.user("Count from 1 to 500.")]), sampling: Sampling(temperature: 0), maxTokens: 400)
+                input: .messages([.user("Write a long story about a dragon who learns to bake bread.")]),
+                sampling: Sampling(temperature: 0), maxTokens: 400)
             var events = try await client.generate(long).makeAsyncIterator()
             _ = try await events.next()
             events = AsyncThrowingStream<GenerationEvent, any Error> { nil }.makeAsyncIterator()
@@ -113,7 +114,8 @@ struct WorkerAPITests {
     @Test func aClientThatGoesAwayFreesItsSlot() async throws {
         try await withWorker(parallel: 1) { client, _ in
             let endless = GenerationRequest(
-                input: .messages([.user("Count from one to one thousand.")]), sampling: Sampling(temperature: 0), maxTokens: 400)
+                input: .messages([.user("Write a long story about a dragon who learns to bake bread.")]),
+                sampling: Sampling(temperature: 0), maxTokens: 400)
             var received = 0
             for try await event in try await client.generate(endless) {
                 if case .text = event { received += 1 }
