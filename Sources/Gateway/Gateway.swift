@@ -69,6 +69,12 @@ public struct Gateway: Sendable {
         }
     }
 
+    /// Runs bulk work off the event loop that carries the endpoint's connections (see `GatewayServer`): turning
+    /// embeddings (thousands of floats per input) into JSON there would hold up every stream's next token.
+    public static func offTheEventLoop<Value: Sendable>(_ work: () async throws -> Value) async throws -> Value {
+        try await withTaskExecutorPreference(globalConcurrentExecutor) { try await work() }
+    }
+
     /// Reads and decodes a JSON body within the endpoint's size limit, with errors in the API's shape.
     public func decode<T: Decodable>(_ type: T.Type, from request: Request, _ style: APIError.Style) async throws -> T {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limits.maxBodyBytes {

@@ -1,6 +1,8 @@
 internal import Foundation
 public import Hummingbird
 public import Logging
+public import NIOCore
+public import NIOPosix
 
 /// One endpoint's HTTP server: the APIs it exposes, auth, CORS and limits.
 public enum GatewayServer {
@@ -24,13 +26,18 @@ public enum GatewayServer {
         }
     }
 
-    public static func application(endpoint: Endpoint, gateway: Gateway, admin: (any AdminSource)? = nil, logger: Logger)
-        -> some ApplicationProtocol
-    {
+    /// The endpoint's server. Its listener and every connection it accepts live on `eventLoop`: a connection
+    /// handed from the accepting loop to another costs several wake-ups of both threads before its first
+    /// request is read, and one loop carries far more tokens per second than a board's models produce.
+    public static func application(
+        endpoint: Endpoint, gateway: Gateway, admin: (any AdminSource)? = nil,
+        eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(), logger: Logger
+    ) -> some ApplicationProtocol {
         Application(
             router: router(endpoint: endpoint, gateway: gateway, admin: admin),
             server: .gateway,
             configuration: .init(address: endpoint.address, serverName: "rockchipllama"),
+            eventLoopGroupProvider: .shared(eventLoop),
             logger: logger)
     }
 

@@ -4,20 +4,26 @@ import Gateway
 import Hummingbird
 import Logging
 import Manifest
+import NIOCore
 import NIOPosix
 import Reconciler
 import ServiceLifecycle
 import Worker
 
-/// Runs a service with an event loop as its tasks' executor: a server's accept loop and the task it starts for
-/// each connection then run on a loop rather than waking threads of the global pool on the way to the
-/// connection's own loop (where `GatewayServer` moves each connection).
+/// Runs a service with an event loop as its tasks' executor: a gateway server's accept loop and the task it
+/// starts for each connection then run on the loop its connections live on, without waking threads of the
+/// global pool on the way.
 struct OnEventLoop: Service {
     let service: any Service
-    init(_ service: any Service) { self.service = service }
+    let loop: any EventLoop
+
+    init(_ service: any Service, loop: any EventLoop) {
+        self.service = service
+        self.loop = loop
+    }
 
     func run() async throws {
-        try await withTaskExecutorPreference(EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())) {
+        try await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
             try await service.run()
         }
     }
@@ -65,7 +71,10 @@ enum GatewayWiring {
             version: RunnerVersion.current)
         var endpointLogger = logger
         endpointLogger[metadataKey: "endpoint"] = .string(endpoint.name)
-        return OnEventLoop(GatewayServer.application(endpoint: server, gateway: gateway, admin: admin, logger: endpointLogger))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        return OnEventLoop(
+            GatewayServer.application(endpoint: server, gateway: gateway, admin: admin, eventLoop: loop, logger: endpointLogger),
+            loop: loop)
     }
 
     static func bindAddress(_ listen: ListenAddress) -> BindAddress {

@@ -5,42 +5,48 @@ internal import Hummingbird
 /// `POST /api/embed` and the legacy `POST /api/embeddings`.
 enum OllamaEmbedRoutes {
     static func register(on router: Router<GatewayContext>, gateway: Gateway) {
-        router.post("/api/embed") { request, _ in
-            let started = ContinuousClock.now
-            let wire = try await gateway.decode(OllamaEmbedRequest.self, from: request, .ollama)
-            let model = try gateway.model(wire.model, .ollama)
-            _ = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.asksToUnload(wire.keepAlive) }
-            if let dimensions = wire.dimensions, dimensions < 1 {
-                throw APIError.badRequest("'dimensions' must be positive", .ollama)
-            }
-            let inputs: [String] =
-                switch wire.input {
-                case nil: []
-                case .one(let text)?: text.isEmpty ? [] : [text]
-                case .many(let texts)?: texts
-                }
-            // Ollama answers an empty input with no embeddings (clients use it to load the model).
-            var embeddings = Embeddings(vectors: [], promptTokens: 0)
-            if !inputs.isEmpty { embeddings = try await embed(inputs, model, gateway) }
-            if let dimensions = wire.dimensions {
-                embeddings.vectors = embeddings.vectors.map { truncated($0, to: dimensions) }
-            }
-            return OllamaRoutes.json(
-                OllamaEmbedResponse(
-                    model: wire.model ?? model.name, embeddings: embeddings.vectors,
-                    totalDuration: OllamaAdapter.nanoseconds(.now - started), loadDuration: 0,
-                    promptEvalCount: embeddings.promptTokens))
-        }
+        router.post("/api/embed") { request, _ in try await Gateway.offTheEventLoop { try await embed(request, gateway) } }
         router.post("/api/embeddings") { request, _ in
-            let wire = try await gateway.decode(OllamaEmbeddingsRequest.self, from: request, .ollama)
-            let model = try gateway.model(wire.model, .ollama)
-            _ = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.asksToUnload(wire.keepAlive) }
-            guard let prompt = wire.prompt, !prompt.isEmpty else {
-                return OllamaRoutes.json(OllamaEmbeddingsResponse(embedding: []))
-            }
-            let embeddings = try await embed([prompt], model, gateway)
-            return OllamaRoutes.json(OllamaEmbeddingsResponse(embedding: embeddings.vectors.first ?? []))
+            try await Gateway.offTheEventLoop { try await embeddings(request, gateway) }
         }
+    }
+
+    static func embed(_ request: Request, _ gateway: Gateway) async throws -> Response {
+        let started = ContinuousClock.now
+        let wire = try await gateway.decode(OllamaEmbedRequest.self, from: request, .ollama)
+        let model = try gateway.model(wire.model, .ollama)
+        _ = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.asksToUnload(wire.keepAlive) }
+        if let dimensions = wire.dimensions, dimensions < 1 {
+            throw APIError.badRequest("'dimensions' must be positive", .ollama)
+        }
+        let inputs: [String] =
+            switch wire.input {
+            case nil: []
+            case .one(let text)?: text.isEmpty ? [] : [text]
+            case .many(let texts)?: texts
+            }
+        // Ollama answers an empty input with no embeddings (clients use it to load the model).
+        var embeddings = Embeddings(vectors: [], promptTokens: 0)
+        if !inputs.isEmpty { embeddings = try await embed(inputs, model, gateway) }
+        if let dimensions = wire.dimensions {
+            embeddings.vectors = embeddings.vectors.map { truncated($0, to: dimensions) }
+        }
+        return OllamaRoutes.json(
+            OllamaEmbedResponse(
+                model: wire.model ?? model.name, embeddings: embeddings.vectors,
+                totalDuration: OllamaAdapter.nanoseconds(.now - started), loadDuration: 0,
+                promptEvalCount: embeddings.promptTokens))
+    }
+
+    static func embeddings(_ request: Request, _ gateway: Gateway) async throws -> Response {
+        let wire = try await gateway.decode(OllamaEmbeddingsRequest.self, from: request, .ollama)
+        let model = try gateway.model(wire.model, .ollama)
+        _ = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.asksToUnload(wire.keepAlive) }
+        guard let prompt = wire.prompt, !prompt.isEmpty else {
+            return OllamaRoutes.json(OllamaEmbeddingsResponse(embedding: []))
+        }
+        let embeddings = try await embed([prompt], model, gateway)
+        return OllamaRoutes.json(OllamaEmbeddingsResponse(embedding: embeddings.vectors.first ?? []))
     }
 
     static func embed(_ inputs: [String], _ model: ServedModel, _ gateway: Gateway) async throws -> Embeddings {
