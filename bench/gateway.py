@@ -7,7 +7,11 @@ generation through the worker's Unix socket (POST /v1/generate) and through the 
     (a new connection per request on both sides; then again with each side's connection kept open);
   - streaming tokens/s with 128-token answers: target gateway >= 0.99 x worker.
 
-Usage: gateway.py RUNNER MODEL_PATH   (bench/run.sh's environment: RUNNER_LLAMA_LIBRARY set)
+Both are measured twice, with llama.cpp on every core of the 2-core development machine (threads: 2), where
+every microsecond the gateway and the client spend is taken from inference, and with a core left free
+(threads: 1), as on a board whose model runs on some of its cores or on its NPU.
+
+Usage: gateway.py RUNNER MODEL_PATH [THREADS,...]   (default 2,1; bench/run.sh's environment: RUNNER_LLAMA_LIBRARY set)
 """
 import http.client
 import json
@@ -23,7 +27,7 @@ from client import UnixHTTPConnection, wait_for_gateway
 
 PORT = 18211
 TTFT_PAIRS = 300
-RATE_ROUNDS = 10
+RATE_ROUNDS = 20
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
@@ -69,8 +73,8 @@ def gateway_request(max_tokens, conn=None):
     return first, tokens, time.perf_counter() - start
 
 
-def main():
-    runner, model = sys.argv[1], sys.argv[2]
+def measure(runner, model, threads):
+    """One configuration: its own `runner apply`, the TTFT pairs, the kept-open pairs, the streaming rounds."""
     directory = tempfile.mkdtemp(prefix="rl-gateway-bench.")
     manifest = os.path.join(directory, "bench.yaml")
     with open(manifest, "w") as f:
@@ -81,7 +85,7 @@ models:
   - name: bench
     source: {{path: "{model}"}}
     context: 4096
-    llamacpp: {{threads: 2, parallel: 4}}
+    llamacpp: {{threads: {threads}, parallel: 4}}
 endpoints:
   - {{name: bench, listen: "127.0.0.1:{PORT}", apis: [openai]}}
 """)
@@ -111,28 +115,45 @@ endpoints:
             rate_worker.append(tokens / elapsed)
             _, tokens, elapsed = gateway_request(128)
             rate_gateway.append(tokens / elapsed)
-        added = statistics.median(ttft_gateway) - statistics.median(ttft_worker)
-        paired = statistics.median(g - w for g, w in zip(ttft_gateway, ttft_worker))
-        ratio = statistics.median(rate_gateway) / statistics.median(rate_worker)
-        paired_ratio = statistics.median(g / w for g, w in zip(rate_gateway, rate_worker))
-        print(f"time to first token, worker socket  p50 {statistics.median(ttft_worker):7.2f} ms")
-        print(f"time to first token, gateway        p50 {statistics.median(ttft_gateway):7.2f} ms")
-        print(f"gateway-added time to first token   p50 {added:7.2f} ms   target <= 1 ms   {'PASS' if added <= 1 else 'MISS'}")
-        print(f"  (median of the {TTFT_PAIRS} paired differences: {paired:.2f} ms)")
-        kept = statistics.median(kept_gateway) - statistics.median(kept_worker)
-        print(f"  with kept-open connections: worker {statistics.median(kept_worker):.2f} ms, gateway "
-              f"{statistics.median(kept_gateway):.2f} ms, added {kept:.2f} ms")
-        print(f"streaming, worker socket  {statistics.median(rate_worker):6.1f} tok/s  {[round(r, 1) for r in rate_worker]}")
-        print(f"streaming, gateway        {statistics.median(rate_gateway):6.1f} tok/s  {[round(r, 1) for r in rate_gateway]}")
-        print(f"gateway / worker          {ratio:6.3f}x   target >= 0.99x   {'PASS' if ratio >= 0.99 else 'MISS'}")
-        print(f"  (median of the {RATE_ROUNDS} paired ratios: {paired_ratio:.3f}x)")
-        print("GATEWAY_JSON " + json.dumps({"ttft_worker_ms": ttft_worker, "ttft_gateway_ms": ttft_gateway, "added_ms": added, "paired_added_ms": paired,
-                                           "kept_worker_ms": kept_worker, "kept_gateway_ms": kept_gateway,
-                                           "rate_worker": rate_worker, "rate_gateway": rate_gateway, "ratio": ratio,
-                                           "paired_ratio": paired_ratio}))
     finally:
         apply.send_signal(signal.SIGTERM)
         apply.wait(timeout=60)
+    median = statistics.median
+    return {"threads": threads, "ttft_worker_ms": ttft_worker, "ttft_gateway_ms": ttft_gateway,
+            "added_ms": median(ttft_gateway) - median(ttft_worker),
+            "paired_added_ms": median(g - w for g, w in zip(ttft_gateway, ttft_worker)),
+            "kept_worker_ms": kept_worker, "kept_gateway_ms": kept_gateway,
+            "kept_added_ms": median(kept_gateway) - median(kept_worker),
+            "rate_worker": rate_worker, "rate_gateway": rate_gateway,
+            "ratio": median(rate_gateway) / median(rate_worker),
+            "paired_ratio": median(g / w for g, w in zip(rate_gateway, rate_worker))}
+
+
+def report(r):
+    median = statistics.median
+    print(f"== llama.cpp threads: {r['threads']}")
+    print(f"time to first token, worker socket  p50 {median(r['ttft_worker_ms']):7.2f} ms")
+    print(f"time to first token, gateway        p50 {median(r['ttft_gateway_ms']):7.2f} ms")
+    added = r["added_ms"]
+    print(f"gateway-added time to first token   p50 {added:7.2f} ms   target <= 1 ms   {'PASS' if added <= 1 else 'MISS'}")
+    print(f"  (median of the {TTFT_PAIRS} paired differences: {r['paired_added_ms']:.2f} ms)")
+    print(f"  with kept-open connections: worker {median(r['kept_worker_ms']):.2f} ms, gateway "
+          f"{median(r['kept_gateway_ms']):.2f} ms, added {r['kept_added_ms']:.2f} ms")
+    print(f"streaming, worker socket  {median(r['rate_worker']):6.1f} tok/s  {[round(x, 1) for x in r['rate_worker']]}")
+    print(f"streaming, gateway        {median(r['rate_gateway']):6.1f} tok/s  {[round(x, 1) for x in r['rate_gateway']]}")
+    ratio = r["ratio"]
+    print(f"gateway / worker          {ratio:6.3f}x   target >= 0.99x   {'PASS' if ratio >= 0.99 else 'MISS'}")
+    print(f"  (median of the {RATE_ROUNDS} paired ratios: {r['paired_ratio']:.3f}x)")
+
+
+def main():
+    runner, model = sys.argv[1], sys.argv[2]
+    configurations = [int(n) for n in (sys.argv[3] if len(sys.argv) > 3 else "2,1").split(",")]
+    results = []
+    for threads in configurations:
+        results.append(measure(runner, model, threads))
+        report(results[-1])
+    print("GATEWAY_JSON " + json.dumps(results))
 
 
 if __name__ == "__main__":
