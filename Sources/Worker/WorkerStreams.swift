@@ -127,7 +127,7 @@ final class WorkerStreams: Sendable {
                 // Ended early (the consumer stopped): the connection still carries the rest of the answer.
                 if case .cancelled = termination { channel.close(promise: nil) }
             }
-            loop.execute {
+            let send: @Sendable () -> Void = {
                 self.handler.value.begin(
                     head: head, body: continuation, onEnd: { reusable in if reusable { pool.giveBack(self) } })
                 var headers = HTTPHeaders()
@@ -139,6 +139,8 @@ final class WorkerStreams: Sendable {
                 channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
                 channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
             }
+            // A task already on the connection's loop (the gateway's handlers) writes now, not after it yields.
+            if loop.inEventLoop { send() } else { loop.execute(send) }
             let status = try await withTaskCancellationHandler {
                 try await head.futureResult.get().status
             } onCancel: {
