@@ -24,7 +24,7 @@ public final class EventLoopTaskExecutor: TaskExecutor {
     }
 }
 
-/// HTTP/1 connections whose handling, route handlers included, runs on the connection's own event loop.
+/// HTTP/1 connections whose handling, route handlers included, runs on the connection's event loop.
 struct EventLoopBoundHTTP1Channel: ServerChildChannel {
     let inner: HTTP1Channel
 
@@ -42,7 +42,7 @@ struct EventLoopBoundHTTP1Channel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// The gateway's HTTP/1: each connection served on its own event loop (see `EventLoopBoundHTTP1Channel`)
+    /// The gateway's HTTP/1: each connection served on its event loop (see `EventLoopBoundHTTP1Channel`)
     /// and watched for a client that leaves (see `ClientDisconnectWatch`).
     static var gateway: HTTPServerBuilder {
         .init { responder in

@@ -7,8 +7,8 @@ internal import Synchronization
 ///
 /// Generation is the gateway's hot path, and a general HTTP client costs more there than the answer's first
 /// token can afford (URL parsing, tracing, a deadline timer and a task per request). A request made from a task
-/// running on an event loop (the gateway serves each connection on its own loop) uses a connection on that same
-/// loop, so the worker's bytes reach the client's connection without waking another thread.
+/// running on an event loop (the gateway serves its connections on their endpoint's loop) uses a connection on
+/// that same loop, so the worker's bytes reach the client's connection without waking another thread.
 final class WorkerStreams: Sendable {
     static let shared = WorkerStreams()
 
