@@ -5,7 +5,9 @@ generation through the worker's Unix socket (POST /v1/generate) and through the 
 (POST /v1/completions, SSE), so both see the same machine state:
   - time to first token, many short requests: gateway-added = median(gateway) - median(worker); target <= 1 ms
     (a new connection per request on both sides; then again with each side's connection kept open);
-  - streaming tokens/s with 128-token answers: target gateway >= 0.99 x worker.
+  - streaming tokens/s with 128-token answers: target gateway >= 0.99 x worker. With 2 threads, the same
+    libllama driven directly (bench/direct.py, issue 3's baseline) runs in the same rounds, for DESIGN section 9's
+    end-to-end budget: gateway + worker >= 0.95 x libllama directly.
 
 Both are measured twice, with llama.cpp on every core of the 2-core development machine (threads: 2), where
 every microsecond the gateway and the client spend is taken from inference, and with a core left free
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 
+from bench import Baseline
 from client import UnixHTTPConnection, wait_for_gateway
 
 PORT = 18211
@@ -109,12 +112,18 @@ endpoints:
             kept_gateway.append(gateway_request(1, gateway_conn)[0] * 1000)
         worker_conn.close()
         gateway_conn.close()
-        rate_worker, rate_gateway = [], []
+        # direct.py runs llama.cpp with 2 threads, so it is only comparable with that configuration.
+        baseline = Baseline(model) if threads == 2 else None
+        rate_worker, rate_gateway, rate_direct = [], [], []
         for _ in range(RATE_ROUNDS):
             _, tokens, elapsed = worker_request(socket_path, 128)
             rate_worker.append(tokens / elapsed)
             _, tokens, elapsed = gateway_request(128)
             rate_gateway.append(tokens / elapsed)
+            if baseline:
+                rate_direct.append(baseline.ask(op="generate", prompt=PROMPT, max_tokens=128)["tokens_per_s"])
+        if baseline:
+            baseline.close()
     finally:
         apply.send_signal(signal.SIGTERM)
         apply.wait(timeout=60)
@@ -126,7 +135,9 @@ endpoints:
             "kept_added_ms": median(kept_gateway) - median(kept_worker),
             "rate_worker": rate_worker, "rate_gateway": rate_gateway,
             "ratio": median(rate_gateway) / median(rate_worker),
-            "paired_ratio": median(g / w for g, w in zip(rate_gateway, rate_worker))}
+            "paired_ratio": median(g / w for g, w in zip(rate_gateway, rate_worker)),
+            "rate_direct": rate_direct,
+            "end_to_end_ratio": median(rate_gateway) / median(rate_direct) if rate_direct else None}
 
 
 def report(r):
@@ -144,6 +155,10 @@ def report(r):
     ratio = r["ratio"]
     print(f"gateway / worker          {ratio:6.3f}x   target >= 0.99x   {'PASS' if ratio >= 0.99 else 'MISS'}")
     print(f"  (median of the {RATE_ROUNDS} paired ratios: {r['paired_ratio']:.3f}x)")
+    if r["rate_direct"]:
+        e2e = r["end_to_end_ratio"]
+        print(f"libllama directly         {median(r['rate_direct']):6.1f} tok/s  {[round(x, 1) for x in r['rate_direct']]}")
+        print(f"gateway / libllama        {e2e:6.3f}x   DESIGN budget >= 0.95x   {'PASS' if e2e >= 0.95 else 'MISS'}")
 
 
 def main():
