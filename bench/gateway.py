@@ -30,7 +30,7 @@ from client import UnixHTTPConnection, wait_for_gateway
 
 PORT = 18211
 TTFT_PAIRS = 300
-RATE_ROUNDS = 20
+RATE_ROUNDS = 50
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
