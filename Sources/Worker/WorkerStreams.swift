@@ -128,6 +128,13 @@ final class WorkerStreams: Sendable {
                 if case .cancelled = termination { channel.close(promise: nil) }
             }
             let send: @Sendable () -> Void = {
+                // Closed since it was picked (the worker went away): nothing would ever answer. Failing before
+                // any answer started lets `post` retry on a new connection.
+                guard channel.isActive else {
+                    head.fail(ChannelError.ioOnClosedChannel)
+                    continuation.finish(throwing: ChannelError.ioOnClosedChannel)
+                    return
+                }
                 self.handler.value.begin(
                     head: head, body: continuation, onEnd: { reusable in if reusable { pool.giveBack(self) } })
                 var headers = HTTPHeaders()

@@ -11,7 +11,8 @@ enum OpenAIRoutes {
     static func register(on router: Router<GatewayContext>, gateway: Gateway) {
         router.post("/v1/chat/completions") { request, context in try await chatCompletions(request, context, gateway) }
         router.post("/v1/completions") { request, context in try await completions(request, context, gateway) }
-        router.post("/v1/embeddings") { request, _ in try await Gateway.offTheEventLoop { try await embeddings(request, gateway) }
+        router.post("/v1/embeddings") { request, _ in
+            try await Gateway.offTheEventLoop { try await embeddings(request, gateway) }
         }
         router.get("/v1/models") { _, _ in try OpenAIResponses.json(OpenAIAdapter.modelList(gateway.registry.models)) }
         // `**`: a model id may contain a slash (`org/model`).
