@@ -145,8 +145,11 @@ struct GatewayBasicsTests {
 
     @Test func aFullQueueAnswers429WithRetryAfter() async throws {
         try await LiveGateway.with(limits: Gateway.Limits(maxInFlightPerModel: 1)) { base, _ in
+            // Greedy decoding runs this story to max_tokens (a prompt asking to count can end after ~70 tokens,
+            // before the second request is sent).
             let long =
-                #"{"model":"smollm2","messages":[{"role":"user","content":"Count to one hundred."}],"max_tokens":200,"stream":true}"#
+                #"{"model":"smollm2","messages":[{"role":"user","content":"Write a long story about a dragon who learns to bake bread."}],"#
+                + #""max_tokens":300,"temperature":0,"stream":true}"#
             let running = Task { try await LiveGateway.stream(base + "/v1/chat/completions", json: long) }
             // Wait until the first request holds the model's only place.
             let busy = #"rockchipllama_requests_in_flight{model="smollm2-135m-instruct"} 1"#
@@ -158,7 +161,8 @@ struct GatewayBasicsTests {
             #expect(refused.status == 429)
             #expect(refused.headers["retry-after"] == "1")
             #expect(refused.body.contains(#""type":"rate_limit_error""#))
-            _ = try await running.value
+            running.cancel()
+            _ = try? await running.value
         }
     }
 }
