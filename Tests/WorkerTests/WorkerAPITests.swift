@@ -90,6 +90,13 @@ struct WorkerAPITests {
             _ = try await events.next()
             events = AsyncThrowingStream<GenerationEvent, any Error> { nil }.makeAsyncIterator()
             _ = try await events.next()
+            // Wait for the worker to let go of the slot: had the connection stayed open, the answer would have
+            // run to its end by then and the connection gone back to the idle list.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await !client.fetchStatus().slots.allSatisfy({ $0.state == .idle }), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(100))
             #expect(WorkerStreams.shared.idleConnections(to: client.socketPath) == 0)
             let (text, done) = try await collect(try await client.generate(Self.question))
             #expect(!text.isEmpty && done != nil, "a new connection serves the next generation")
