@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
+        // Already in the graph through Hummingbird; its HTTP parts are what the gateway's pipeline carries.
+        .package(url: "https://github.com/apple/swift-nio-extras.git", exact: "1.35.2"),
         // Already in the graph through async-http-client's dependencies; used for SHA-256 of downloads.
         .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     ],
@@ -67,6 +69,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: strict),
         .target(

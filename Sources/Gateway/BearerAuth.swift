@@ -30,6 +30,14 @@ public struct BearerTokens: Sendable {
         }
         return matched == 1 && !tokens.isEmpty
     }
+
+    /// Whether an `Authorization` header carries one of the tokens (`Bearer <token>`, the scheme in any case).
+    func accepts(authorization header: String?) -> Bool {
+        let header = header ?? ""
+        let prefix = "Bearer "
+        return header.count > prefix.count && header.prefix(prefix.count).lowercased() == prefix.lowercased()
+            && accepts(header.dropFirst(prefix.count))
+    }
 }
 
 /// Requires `Authorization: Bearer <token>` (Ollama clients send the same header). The 401 says only that
@@ -40,13 +48,7 @@ struct BearerAuth<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
     {
         if request.method == .options { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        let prefix = "Bearer "
-        if header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix.lowercased(),
-            tokens.accepts(header.dropFirst(prefix.count))
-        {
-            return try await next(request, context)
-        }
+        if tokens.accepts(authorization: request.headers[.authorization]) { return try await next(request, context) }
         var error = APIError(
             GatewayServer.style(forPath: request.uri.path), .unauthorized, "a valid bearer token is required",
             code: "invalid_api_key")

@@ -42,14 +42,17 @@ struct EventLoopBoundHTTP1Channel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// The gateway's HTTP/1: each connection served on its event loop (see `EventLoopBoundHTTP1Channel`)
-    /// and watched for a client that leaves (see `ClientDisconnectWatch`).
-    static var gateway: HTTPServerBuilder {
+    /// The gateway's HTTP/1: each connection served on its event loop (see `EventLoopBoundHTTP1Channel`),
+    /// streamed generations answered ahead of the router (see `StreamedGenerationHandler`), and watched for a
+    /// client that leaves (see `ClientDisconnectWatch`).
+    static func gateway(_ streamed: StreamedRoutes) -> HTTPServerBuilder {
         .init { responder in
             EventLoopBoundHTTP1Channel(
                 HTTP1Channel(
                     responder: responder,
-                    configuration: .init(additionalChannelHandlers: [ClientDisconnectWatch()])))
+                    configuration: .init(additionalChannelHandlers: [
+                        StreamedGenerationHandler(routes: streamed), ClientDisconnectWatch(),
+                    ])))
         }
     }
 }

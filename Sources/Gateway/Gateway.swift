@@ -118,6 +118,17 @@ public struct Gateway: Sendable {
     public func generate(_ request: GenerationRequest, on model: ServedModel, api: String, _ style: APIError.Style) async throws
         -> MeteredEvents
     {
+        let ticket = try admit(model, api: api, style)
+        do {
+            return MeteredEvents(upstream: try await model.engine.generate(request), ticket: ticket)
+        } catch {
+            ticket.release()
+            throw refusal(error, model: model, api: api, style)
+        }
+    }
+
+    /// A place in `model`'s queue, or 429 when it is full.
+    func admit(_ model: ServedModel, api: String, _ style: APIError.Style) throws(APIError) -> MeteredEvents.Ticket {
         guard let count = admission.enter(model.name) else {
             metrics.request(model: model.name, api: api, status: 429)
             throw APIError(
@@ -125,17 +136,16 @@ public struct Gateway: Sendable {
                 retryAfter: 1)
         }
         metrics.inFlight(model: model.name, count)
-        let ticket = MeteredEvents.Ticket(model: model.name, api: api, metrics: metrics, admission: admission)
-        do {
-            return MeteredEvents(upstream: try await model.engine.generate(request), ticket: ticket)
-        } catch {
-            ticket.release()
-            let apiError =
-                (error as? EngineError).map { APIError.engine($0, style) }
-                ?? APIError(style, .serviceUnavailable, "model '\(model.name)' is unavailable: \(error)", retryAfter: 1)
-            metrics.request(model: model.name, api: api, status: Int(apiError.status.code))
-            throw apiError
-        }
+        return MeteredEvents.Ticket(model: model.name, api: api, metrics: metrics, admission: admission)
+    }
+
+    /// What the client hears when the engine refuses or cannot be reached before the answer starts (counted).
+    func refusal(_ error: any Error, model: ServedModel, api: String, _ style: APIError.Style) -> APIError {
+        let apiError =
+            (error as? EngineError).map { APIError.engine($0, style) }
+            ?? APIError(style, .serviceUnavailable, "model '\(model.name)' is unavailable: \(error)", retryAfter: 1)
+        metrics.request(model: model.name, api: api, status: Int(apiError.status.code))
+        return apiError
     }
 }
 

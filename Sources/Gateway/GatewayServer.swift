@@ -6,6 +6,9 @@ public import NIOPosix
 
 /// One endpoint's HTTP server: the APIs it exposes, auth, CORS and limits.
 public enum GatewayServer {
+    /// The `Server` header of every answer.
+    static let serverName = "rockchipllama"
+
     public struct Endpoint: Sendable {
         public enum API: String, Sendable { case openai, ollama, admin, metrics }
 
@@ -35,8 +38,8 @@ public enum GatewayServer {
     ) -> some ApplicationProtocol {
         Application(
             router: router(endpoint: endpoint, gateway: gateway, admin: admin),
-            server: .gateway,
-            configuration: .init(address: endpoint.address, serverName: "rockchipllama"),
+            server: .gateway(StreamedRoutes(gateway: gateway, endpoint: endpoint)),
+            configuration: .init(address: endpoint.address, serverName: serverName),
             eventLoopGroupProvider: .shared(eventLoop),
             logger: logger)
     }

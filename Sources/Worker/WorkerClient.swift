@@ -91,7 +91,7 @@ public struct WorkerClient: Sendable {
         error(status: response.status.code, body: try await response.body.collect(upTo: 1 << 20))
     }
 
-    private static func error(status: UInt, body: ByteBuffer) -> EngineError {
+    static func error(status: UInt, body: ByteBuffer) -> EngineError {
         if let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(buffer: body)).error { return error }
         return EngineError(.unavailable, "worker answered \(status): \(String(buffer: body))")
     }
@@ -120,9 +120,8 @@ extension WorkerClient: Engine {
 /// (AsyncThrowingStream's unfolding contract), which is what makes the unchecked `Sendable` sound.
 final class EventReader: @unchecked Sendable {
     private var body: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
-    private var lines = NDJSONLines()
-    private var ready: [[UInt8]] = []
-    private let decoder = JSONDecoder()
+    private var decoder = WorkerEventDecoder()
+    private var ready: [GenerationEvent] = []
 
     init(body: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator) { self.body = body }
 
@@ -135,16 +134,9 @@ final class EventReader: @unchecked Sendable {
                 throw Task.isCancelled ? CancellationError() : EngineError(.unavailable, "worker stream broke: \(error)")
             }
             guard let buffer else { return nil }
-            ready = lines.append(buffer).reversed()
+            ready = try decoder.events(in: buffer).reversed()
         }
-        let line = ready.removeLast()
-        if let text = Self.textEvent(line) { return text }
-        let event: GenerationEvent
-        do {
-            event = try decoder.decode(GenerationEvent.self, from: Data(line))
-        } catch {
-            throw EngineError(.unavailable, "worker stream broke: \(error)")
-        }
+        let event = ready.removeLast()
         if case .done = event { await readToEnd() }
         return event
     }
@@ -153,6 +145,23 @@ final class EventReader: @unchecked Sendable {
     /// connection back to the pool, where a consumer that stops at `done` would otherwise close it.
     private func readToEnd() async {
         while (try? await body.next()) != nil {}
+    }
+}
+
+/// A worker's NDJSON body to events, as its bytes arrive.
+struct WorkerEventDecoder {
+    private var lines = NDJSONLines()
+    private let decoder = JSONDecoder()
+
+    mutating func events(in buffer: ByteBuffer) throws(EngineError) -> [GenerationEvent] {
+        try lines.append(buffer).map { line throws(EngineError) in
+            if let text = EventReader.textEvent(line) { return text }
+            do {
+                return try decoder.decode(GenerationEvent.self, from: Data(line))
+            } catch {
+                throw EngineError(.unavailable, "worker stream broke: \(error)")
+            }
+        }
     }
 }
 

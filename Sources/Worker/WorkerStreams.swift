@@ -47,6 +47,53 @@ final class WorkerStreams: Sendable {
         return try await connection.exchange(path: path, body: body, pool: self)
     }
 
+    /// POSTs `body` to `path` and hands the answer to `sink` as it is read. Called on an event loop of the
+    /// singleton group; the connection is on that loop, and so are the sink's calls. A kept connection found
+    /// closed is replaced once, as in `post`. The result closes the connection, which ends the worker's work.
+    func push(socketPath: String, path: String, body: ByteBuffer, to sink: any AnswerSink) -> @Sendable () -> Void {
+        guard let loop = Self.currentLoop() else {
+            sink.fail(ChannelError.ioOnClosedChannel)
+            return {}
+        }
+        let attempt = NIOLoopBound(PushAttempt(), eventLoop: loop)
+        let stop: @Sendable () -> Void = {
+            let run: @Sendable () -> Void = {
+                attempt.value.stopped = true
+                guard let connection = attempt.value.connection else { return }
+                connection.handler.value.detach()
+                connection.channel.close(promise: nil)
+            }
+            if loop.inEventLoop { run() } else { loop.execute(run) }
+        }
+        if let reused = takeIdle(socketPath, on: loop), reused.send(path: path, body: body, to: sink, pool: self) {
+            attempt.value.connection = reused
+            return stop
+        }
+        let sink = NIOLoopBound(sink, eventLoop: loop)
+        Connection.open(socketPath: socketPath, on: loop).whenComplete { result in
+            switch result {
+            case .success(let connection):
+                connection.channel.closeFuture.whenComplete { _ in self.forget(connection) }
+                if attempt.value.stopped {
+                    connection.channel.close(promise: nil)
+                } else if connection.send(path: path, body: body, to: sink.value, pool: self) {
+                    attempt.value.connection = connection
+                } else {
+                    sink.value.fail(ChannelError.ioOnClosedChannel)
+                }
+            case .failure(let error):
+                if !attempt.value.stopped { sink.value.fail(error) }
+            }
+        }
+        return stop
+    }
+
+    /// Where a pushed exchange stands, so that stopping it reaches a connection opened later.
+    private final class PushAttempt {
+        var stopped = false
+        var connection: Connection?
+    }
+
     /// The singleton group's loop this task runs on, if it runs on one.
     private static func currentLoop() -> (any EventLoop)? {
         guard let loop = MultiThreadedEventLoopGroup.currentEventLoop, loops.contains(ObjectIdentifier(loop)) else {
@@ -105,8 +152,8 @@ final class WorkerStreams: Sendable {
             key = Key(loop: ObjectIdentifier(channel.eventLoop), socketPath: socketPath)
         }
 
-        static func open(socketPath: String, on loop: any EventLoop) async throws -> Connection {
-            try await ClientBootstrap(group: loop)
+        static func open(socketPath: String, on loop: any EventLoop) -> EventLoopFuture<Connection> {
+            ClientBootstrap(group: loop)
                 .connect(unixDomainSocketPath: socketPath)
                 .flatMapThrowing { channel in
                     let handler = AnswerHandler()
@@ -115,7 +162,26 @@ final class WorkerStreams: Sendable {
                     return Connection(
                         channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), socketPath: socketPath)
                 }
-                .get()
+        }
+
+        static func open(socketPath: String, on loop: any EventLoop) async throws -> Connection {
+            try await open(socketPath: socketPath, on: loop).get()
+        }
+
+        /// Writes the request and routes its answer to `sink`. On the connection's loop only. False when the
+        /// connection has closed since it was picked (the worker went away): nothing would ever answer.
+        func send(path: String, body: ByteBuffer, to sink: any AnswerSink, pool: WorkerStreams) -> Bool {
+            guard channel.isActive else { return false }
+            handler.value.begin(sink, onEnd: { reusable in if reusable { pool.giveBack(self) } })
+            var headers = HTTPHeaders()
+            headers.add(name: "host", value: "worker")
+            headers.add(name: "content-type", value: "application/json")
+            headers.add(name: "content-length", value: String(body.readableBytes))
+            let request = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
+            channel.write(HTTPClientRequestPart.head(request), promise: nil)
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            return true
         }
 
         func exchange(path: String, body: ByteBuffer, pool: WorkerStreams) async throws -> Answer {
@@ -128,23 +194,9 @@ final class WorkerStreams: Sendable {
                 if case .cancelled = termination { channel.close(promise: nil) }
             }
             let send: @Sendable () -> Void = {
-                // Closed since it was picked (the worker went away): nothing would ever answer. Failing before
-                // any answer started lets `post` retry on a new connection.
-                guard channel.isActive else {
-                    head.fail(ChannelError.ioOnClosedChannel)
-                    continuation.finish(throwing: ChannelError.ioOnClosedChannel)
-                    return
-                }
-                self.handler.value.begin(
-                    head: head, body: continuation, onEnd: { reusable in if reusable { pool.giveBack(self) } })
-                var headers = HTTPHeaders()
-                headers.add(name: "host", value: "worker")
-                headers.add(name: "content-type", value: "application/json")
-                headers.add(name: "content-length", value: String(body.readableBytes))
-                let request = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
-                channel.write(HTTPClientRequestPart.head(request), promise: nil)
-                channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
-                channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                let sink = StreamingSink(head: head, body: continuation)
+                // Failing before any answer started lets `post` retry on a new connection.
+                if !self.send(path: path, body: body, to: sink, pool: pool) { sink.fail(ChannelError.ioOnClosedChannel) }
             }
             // A task already on the connection's loop (the gateway's handlers) writes now, not after it yields.
             if loop.inEventLoop { send() } else { loop.execute(send) }
@@ -157,40 +209,72 @@ final class WorkerStreams: Sendable {
         }
     }
 
-    /// Feeds one answer at a time to its waiter. Runs on the connection's event loop only.
+    /// An answer's head as a promise and its body as an async stream, for `post`.
+    private final class StreamingSink: AnswerSink {
+        private var head: EventLoopPromise<HTTPResponseHead>?
+        private var body: AsyncThrowingStream<ByteBuffer, any Error>.Continuation?
+
+        init(head: EventLoopPromise<HTTPResponseHead>, body: AsyncThrowingStream<ByteBuffer, any Error>.Continuation) {
+            self.head = head
+            self.body = body
+        }
+
+        func head(_ response: HTTPResponseHead) {
+            head?.succeed(response)
+            head = nil
+        }
+
+        func body(_ buffer: ByteBuffer) { body?.yield(buffer) }
+
+        func end() {
+            body?.finish()
+            body = nil
+        }
+
+        func fail(_ error: any Error) {
+            head?.fail(error)
+            head = nil
+            body?.finish(throwing: error)
+            body = nil
+        }
+    }
+
+    /// Feeds one answer at a time to its sink. Runs on the connection's event loop only.
     fileprivate final class AnswerHandler: ChannelInboundHandler {
         typealias InboundIn = HTTPClientResponsePart
 
-        private var head: EventLoopPromise<HTTPResponseHead>?
-        private var body: AsyncThrowingStream<ByteBuffer, any Error>.Continuation?
+        private var sink: (any AnswerSink)?
         private var onEnd: ((Bool) -> Void)?
         private var keepAlive = false
 
-        func begin(
-            head: EventLoopPromise<HTTPResponseHead>, body: AsyncThrowingStream<ByteBuffer, any Error>.Continuation,
-            onEnd: @escaping (Bool) -> Void
-        ) {
-            self.head = head
-            self.body = body
+        func begin(_ sink: any AnswerSink, onEnd: @escaping (Bool) -> Void) {
+            self.sink = sink
             self.onEnd = onEnd
+        }
+
+        /// Nothing more reaches the sink (its exchange was stopped).
+        func detach() {
+            sink = nil
+            onEnd = nil
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let response):
                 keepAlive = response.isKeepAlive
-                head?.succeed(response)
-                head = nil
+                sink?.head(response)
             case .body(let buffer):
-                body?.yield(buffer)
+                sink?.body(buffer)
             case .end:
                 let reusable = keepAlive && context.channel.isActive
-                body?.finish()
-                body = nil
+                let sink = self.sink
                 let onEnd = self.onEnd
+                self.sink = nil
                 self.onEnd = nil
                 if !reusable { context.close(promise: nil) }
+                // Back in the pool before the sink hears of the end, so that a caller it wakes can reuse it.
                 onEnd?(reusable)
+                sink?.end()
             }
         }
 
@@ -205,11 +289,19 @@ final class WorkerStreams: Sendable {
         }
 
         private func fail(_ error: any Error) {
-            head?.fail(error)
-            head = nil
-            body?.finish(throwing: error)
-            body = nil
+            let sink = self.sink
+            self.sink = nil
             onEnd = nil
+            sink?.fail(error)
         }
     }
+}
+
+/// Where one answer from a worker goes, part by part, on its connection's event loop: the head, the body as
+/// it arrives, then `end`, or `fail` (before or after the head) when the connection breaks.
+protocol AnswerSink: AnyObject {
+    func head(_ response: HTTPResponseHead)
+    func body(_ buffer: ByteBuffer)
+    func end()
+    func fail(_ error: any Error)
 }

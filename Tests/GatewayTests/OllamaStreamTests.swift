@@ -28,7 +28,8 @@ import Testing
         continuation.finish(throwing: error)
         let collected = Collected()
         var writer: any ResponseBodyWriter = CollectingWriter(collected: collected)
-        try await OllamaGenerationRoutes.writeStream(stream, shape: shape, model: "m", started: .now, to: &writer)
+        try await StreamedAnswer.write(
+            stream, through: OllamaEventStream(shape: shape, model: "m", started: .now), to: &writer)
         #expect(collected.finished)
         return collected.text.split(separator: "\n").map(String.init)
     }

@@ -2,6 +2,7 @@ internal import Engine
 internal import Foundation
 internal import Hummingbird
 internal import NIOCore
+internal import NIOFoundationEssentialsCompat
 
 /// `POST /api/chat` and `POST /api/generate`.
 enum OllamaGenerationRoutes {
@@ -33,40 +34,87 @@ enum OllamaGenerationRoutes {
         }
     }
 
+    /// A request as both routes read it.
+    struct Generation {
+        var model: ServedModel
+        var request: GenerationRequest
+        /// The name the client used, which the answer repeats.
+        var requestedName: String
+        /// Nothing to generate: Ollama's way to load or unload a model.
+        var isLoad: Bool
+        var keepAlive: OllamaKeepAlive?
+        var stream: Bool
+    }
+
     static func register(on router: Router<GatewayContext>, gateway: Gateway) {
         router.post("/api/chat") { request, context in
             let started = ContinuousClock.now
             let wire = try await gateway.decode(OllamaChatRequest.self, from: request, .ollama)
-            let model = try gateway.model(wire.model, .ollama)
-            let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
-                try OllamaAdapter.chatRequest(wire, for: OllamaModelTraits(model))
-            }
-            return try await answer(
-                canonical, shape: .chat, requestedName: wire.model ?? model.name, model: model,
-                isLoad: wire.messages?.isEmpty ?? true, keepAlive: wire.keepAlive, stream: wire.stream ?? true,
-                started: started, context: context, gateway: gateway)
+            return try await answer(chat(wire, gateway), shape: .chat, started: started, context: context, gateway: gateway)
         }
         router.post("/api/generate") { request, context in
             let started = ContinuousClock.now
             let wire = try await gateway.decode(OllamaGenerateRequest.self, from: request, .ollama)
-            let model = try gateway.model(wire.model, .ollama)
-            let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
-                try OllamaAdapter.generateRequest(wire, for: OllamaModelTraits(model))
-            }
             return try await answer(
-                canonical, shape: .generate, requestedName: wire.model ?? model.name, model: model,
-                isLoad: (wire.prompt ?? "").isEmpty && (wire.images ?? []).isEmpty, keepAlive: wire.keepAlive,
-                stream: wire.stream ?? true, started: started, context: context, gateway: gateway)
+                generate(wire, gateway), shape: .generate, started: started, context: context, gateway: gateway)
         }
     }
 
+    static func chat(_ wire: OllamaChatRequest, _ gateway: Gateway) throws -> Generation {
+        let model = try gateway.model(wire.model, .ollama)
+        let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
+            try OllamaAdapter.chatRequest(wire, for: OllamaModelTraits(model))
+        }
+        return Generation(
+            model: model, request: canonical, requestedName: wire.model ?? model.name, isLoad: wire.messages?.isEmpty ?? true,
+            keepAlive: wire.keepAlive, stream: wire.stream ?? true)
+    }
+
+    static func generate(_ wire: OllamaGenerateRequest, _ gateway: Gateway) throws -> Generation {
+        let model = try gateway.model(wire.model, .ollama)
+        let canonical = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
+            try OllamaAdapter.generateRequest(wire, for: OllamaModelTraits(model))
+        }
+        return Generation(
+            model: model, request: canonical, requestedName: wire.model ?? model.name,
+            isLoad: (wire.prompt ?? "").isEmpty && (wire.images ?? []).isEmpty, keepAlive: wire.keepAlive,
+            stream: wire.stream ?? true)
+    }
+
+    /// The connection-level path's share of the two routes (see `StreamedGenerationHandler`): a streamed
+    /// generation that is valid as it stands, or nil for the routes to answer.
+    static func streamedPlan(_ path: String, body: ByteBuffer, started: ContinuousClock.Instant, _ gateway: Gateway)
+        -> StreamedPlan?
+    {
+        let data = Data(buffer: body)
+        let generation: Generation?
+        let shape: Shape
+        switch path {
+        case "/api/chat":
+            shape = .chat
+            generation = (try? JSONDecoder().decode(OllamaChatRequest.self, from: data)).flatMap { try? chat($0, gateway) }
+        case "/api/generate":
+            shape = .generate
+            generation = (try? JSONDecoder().decode(OllamaGenerateRequest.self, from: data)).flatMap { try? generate($0, gateway) }
+        default: return nil
+        }
+        // A keep_alive the routes would refuse is theirs to explain.
+        guard let generation, generation.stream, !generation.isLoad,
+            (try? OllamaAdapter.asksToUnload(generation.keepAlive)) != nil
+        else { return nil }
+        return StreamedPlan(
+            model: generation.model, request: generation.request, api: "ollama", style: .ollama,
+            encoder: OllamaEventStream(shape: shape, model: generation.requestedName, started: started))
+    }
+
     static func answer(
-        _ request: GenerationRequest, shape: Shape, requestedName: String, model: ServedModel, isLoad: Bool,
-        keepAlive: OllamaKeepAlive?, stream: Bool, started: ContinuousClock.Instant, context: GatewayContext,
-        gateway: Gateway
+        _ generation: Generation, shape: Shape, started: ContinuousClock.Instant, context: GatewayContext, gateway: Gateway
     ) async throws -> Response {
+        let (request, model, requestedName, keepAlive) = (
+            generation.request, generation.model, generation.requestedName, generation.keepAlive
+        )
         let unload = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.asksToUnload(keepAlive) }
-        if isLoad {
+        if generation.isLoad {
             // Models are resident for as long as the manifest serves them: "load" checks that this one answers,
             // "unload" is acknowledged the way Ollama does and leaves it running.
             if !unload, !((try? await withTimeout(.seconds(2)) { await model.isReady() }) ?? false) {
@@ -77,55 +125,13 @@ enum OllamaGenerationRoutes {
         // Refusals (queue full, prompt too long, unsupported input) come from here, before any byte is sent, so
         // they keep their status.
         let events = try await gateway.generate(request, on: model, api: "ollama", .ollama)
-        if stream {
-            return Response(
-                status: .ok, headers: [.contentType: "application/x-ndjson"],
-                body: ResponseBody { writer in
-                    try await writeStream(events, shape: shape, model: requestedName, started: started, to: &writer)
-                })
+        if generation.stream {
+            return StreamedAnswer.response(
+                events, through: OllamaEventStream(shape: shape, model: requestedName, started: started))
         }
         return try await gateway.untilClientLeaves(context) {
             try await collect(events, shape: shape, model: requestedName, started: started)
         }
-    }
-
-    /// One NDJSON line per delta, then the final object, or a final `{"error": ...}` line when the generation
-    /// fails after the 200 went out. A client that disconnects makes `write` throw: that ends the iteration,
-    /// which cancels the generation and frees its slot.
-    static func writeStream(
-        _ events: some AsyncSequence<GenerationEvent, any Error> & Sendable, shape: Shape, model: String,
-        started: ContinuousClock.Instant, to writer: inout any ResponseBodyWriter
-    ) async throws {
-        var mapper = OllamaEventMapper()
-        var iterator = events.makeAsyncIterator()
-        while true {
-            let event: GenerationEvent?
-            do {
-                event = try await iterator.next()
-            } catch {
-                // The stream failed (a worker died): the status is already sent, so the error is the last line.
-                try await writer.write(ByteBuffer(bytes: OllamaEncoding.line(["error": failure(error).message])))
-                break
-            }
-            guard let event else {
-                try await writer.write(
-                    ByteBuffer(bytes: OllamaEncoding.line(["error": "the generation ended without a final answer"])))
-                break
-            }
-            switch mapper.step(event, total: .now - started) {
-            case .delta(let delta):
-                guard !delta.isEmpty else { continue }
-                try await writer.write(ByteBuffer(bytes: OllamaEncoding.line(shape.object(model: model, delta: delta))))
-                continue
-            case .end(.failed(_, let message)):
-                try await writer.write(ByteBuffer(bytes: OllamaEncoding.line(["error": message])))
-            case .end(let ending):
-                try await writer.write(
-                    ByteBuffer(bytes: OllamaEncoding.line(shape.object(model: model, delta: OllamaDelta(), ending: ending))))
-            }
-            break
-        }
-        try await writer.finish(nil)
     }
 
     /// `stream: false`: the whole answer in one object; a failure is a plain error with its status.
@@ -160,4 +166,43 @@ enum OllamaGenerationRoutes {
         default: APIError(.ollama, .serviceUnavailable, "the model stopped answering: \(error)", retryAfter: 1)
         }
     }
+}
+
+/// One NDJSON line per delta, then the final object, or a final `{"error": ...}` line when the generation
+/// fails after the 200 went out.
+struct OllamaEventStream: StreamedAnswerEncoding {
+    let shape: OllamaGenerationRoutes.Shape
+    /// The name the client asked for, which every line repeats.
+    let model: String
+    /// When the request arrived, for `total_duration`.
+    let started: ContinuousClock.Instant
+    private var mapper = OllamaEventMapper()
+
+    init(shape: OllamaGenerationRoutes.Shape, model: String, started: ContinuousClock.Instant) {
+        self.shape = shape
+        self.model = model
+        self.started = started
+    }
+
+    var contentType: String { "application/x-ndjson" }
+
+    func opening() -> ByteBuffer? { nil }
+
+    mutating func encode(_ event: GenerationEvent) -> [ByteBuffer] {
+        switch mapper.step(event, total: .now - started) {
+        case .delta(let delta) where delta.isEmpty: []
+        case .delta(let delta): [ByteBuffer(bytes: OllamaEncoding.line(shape.object(model: model, delta: delta)))]
+        case .end(.failed(_, let message)): [Self.errorLine(message)]
+        case .end(let ending):
+            [ByteBuffer(bytes: OllamaEncoding.line(shape.object(model: model, delta: OllamaDelta(), ending: ending)))]
+        }
+    }
+
+    func failure(_ error: (any Error)?) -> ByteBuffer {
+        Self.errorLine(error.map { OllamaGenerationRoutes.failure($0).message } ?? "the generation ended without a final answer")
+    }
+
+    var closing: ByteBuffer? { nil }
+
+    private static func errorLine(_ message: String) -> ByteBuffer { ByteBuffer(bytes: OllamaEncoding.line(["error": message])) }
 }

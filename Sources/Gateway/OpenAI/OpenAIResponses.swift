@@ -30,55 +30,6 @@ enum OpenAIResponses {
 
     static let done = ByteBuffer(string: "data: [DONE]\n\n")
 
-    /// Streams `events` as SSE through `transcoder`, ending with `data: [DONE]` whether the generation
-    /// finished or failed (a failure is sent as an error event first). The loop runs inside the response body,
-    /// so when the client goes away the failed write ends it, which drops `events` and cancels the generation;
-    /// nothing outlives the response.
-    static func stream<T: OpenAIStreamTranscoding>(
-        _ events: some AsyncSequence<GenerationEvent, any Error> & Sendable, through transcoder: T
-    ) -> Response {
-        Response(
-            status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-            body: ResponseBody { writer in
-                var transcoder = transcoder
-                var texts = OpenAITextEvents(preparingFor: transcoder)
-                if let first = transcoder.opening() { try await writer.write(event(try encode(first))) }
-                var iterator = events.makeAsyncIterator()
-                var finished = false
-                while !finished {
-                    let next: GenerationEvent?
-                    do {
-                        next = try await iterator.next()
-                    } catch {
-                        // The engine or its worker failed without a `done`: say so, then end cleanly.
-                        try await writer.write(event(OpenAIAdapter.failure(thrown: error).bodyData))
-                        break
-                    }
-                    guard let next else {
-                        // Ended without `done` (a worker that went away): a client must not take this for an answer.
-                        try await writer.write(event(OpenAIAdapter.incomplete.bodyData))
-                        break
-                    }
-                    if case .text(let text, let channel) = next, !text.isEmpty,
-                        let event = texts.event(text, channel: channel, of: transcoder)
-                    {
-                        try await writer.write(event)
-                        continue
-                    }
-                    if case .done = next { finished = true }
-                    for item in transcoder.items(for: next) {
-                        switch item {
-                        case .chunk(let chunk): try await writer.write(event(try encode(chunk)))
-                        case .error(let error): try await writer.write(event(error.bodyData))
-                        }
-                    }
-                }
-                try await writer.write(done)
-                try await writer.finish(nil)
-            })
-    }
-
     /// Reads a whole generation for a non-streaming answer.
     static func collect(_ events: some AsyncSequence<GenerationEvent, any Error> & Sendable) async throws(APIError)
         -> OpenAICollectedAnswer
@@ -91,4 +42,44 @@ enum OpenAIResponses {
         }
         return answer
     }
+}
+
+/// An answer as server-sent events: a transcoder's chunks, then `data: [DONE]` whether the generation finished
+/// or failed (a failure is sent as an error event first).
+struct OpenAIEventStream<Transcoder: OpenAIStreamTranscoding>: StreamedAnswerEncoding {
+    private var transcoder: Transcoder
+    private var texts: OpenAITextEvents<Transcoder>
+
+    init(_ transcoder: Transcoder) {
+        self.transcoder = transcoder
+        texts = OpenAITextEvents(preparingFor: transcoder)
+    }
+
+    var contentType: String { "text/event-stream" }
+
+    mutating func opening() -> ByteBuffer? {
+        transcoder.opening().flatMap { try? OpenAIResponses.event(OpenAIResponses.encode($0)) }
+    }
+
+    mutating func encode(_ event: GenerationEvent) -> [ByteBuffer] {
+        if case .text(let text, let channel) = event, !text.isEmpty,
+            let event = texts.event(text, channel: channel, of: transcoder)
+        {
+            return [event]
+        }
+        return transcoder.items(for: event).map { item in
+            switch item {
+            // The chunk types hold strings, numbers and optionals only: encoding them cannot fail.
+            case .chunk(let chunk): (try? OpenAIResponses.encode(chunk)).map(OpenAIResponses.event) ?? ByteBuffer()
+            case .error(let error): OpenAIResponses.event(error.bodyData)
+            }
+        }
+    }
+
+    func failure(_ error: (any Error)?) -> ByteBuffer {
+        // Thrown: the engine or its worker failed without a `done`. Ended: a client must not take it for an answer.
+        OpenAIResponses.event((error.map { OpenAIAdapter.failure(thrown: $0) } ?? OpenAIAdapter.incomplete).bodyData)
+    }
+
+    var closing: ByteBuffer? { OpenAIResponses.done }
 }

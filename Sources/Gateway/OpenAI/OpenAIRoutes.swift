@@ -1,6 +1,8 @@
 internal import Engine
 internal import Foundation
 internal import Hummingbird
+internal import NIOCore
+internal import NIOFoundationEssentialsCompat
 
 /// The OpenAI-compatible surface: chat and text completions (JSON or SSE), models, embeddings. Handlers only
 /// read the body, pick the model, call the adapter and the gateway, and write; every OpenAI rule lives in
@@ -23,30 +25,65 @@ enum OpenAIRoutes {
 
     static func chatCompletions(_ request: Request, _ context: GatewayContext, _ gateway: Gateway) async throws -> Response {
         let body = try await gateway.decode(OpenAIChatRequest.self, from: request, .openAI)
-        let model = try gateway.model(body.model, .openAI)
-        let generation = try OpenAIAdapter.generationRequest(body, model: .init(model))
-        let envelope = envelope(prefix: "chatcmpl", model: body.model ?? model.name, gateway)
+        let (model, generation, envelope) = try chatGeneration(body, gateway)
         let events = try await gateway.generate(generation, on: model, api: api, .openAI)
-        if body.stream {
-            return OpenAIResponses.stream(
-                events, through: OpenAIChatStreamTranscoder(envelope: envelope, includeUsage: body.includeUsage))
-        }
+        if body.stream { return StreamedAnswer.response(events, through: chatStream(body, envelope)) }
         let answer = try await gateway.untilClientLeaves(context) { try await OpenAIResponses.collect(events) }
         return try OpenAIResponses.json(OpenAIAdapter.chatCompletion(answer, envelope))
     }
 
     static func completions(_ request: Request, _ context: GatewayContext, _ gateway: Gateway) async throws -> Response {
         let body = try await gateway.decode(OpenAICompletionRequest.self, from: request, .openAI)
-        let model = try gateway.model(body.model, .openAI)
-        let generation = try OpenAIAdapter.generationRequest(body)
-        let envelope = envelope(prefix: "cmpl", model: body.model ?? model.name, gateway)
+        let (model, generation, envelope) = try completionGeneration(body, gateway)
         let events = try await gateway.generate(generation, on: model, api: api, .openAI)
-        if body.stream {
-            return OpenAIResponses.stream(
-                events, through: OpenAICompletionStreamTranscoder(envelope: envelope, includeUsage: body.includeUsage))
-        }
+        if body.stream { return StreamedAnswer.response(events, through: completionStream(body, envelope)) }
         let answer = try await gateway.untilClientLeaves(context) { try await OpenAIResponses.collect(events) }
         return try OpenAIResponses.json(OpenAIAdapter.textCompletion(answer, envelope))
+    }
+
+    /// The connection-level path's share of the two routes above (see `StreamedGenerationHandler`): a streamed
+    /// request that is valid as it stands, or nil for the routes to answer (and to explain what is wrong).
+    static func streamedPlan(_ path: String, body: ByteBuffer, _ gateway: Gateway) -> StreamedPlan? {
+        let data = Data(buffer: body)
+        switch path {
+        case "/v1/chat/completions":
+            guard let body = try? JSONDecoder().decode(OpenAIChatRequest.self, from: data), body.stream,
+                let (model, generation, envelope) = try? chatGeneration(body, gateway)
+            else { return nil }
+            return StreamedPlan(
+                model: model, request: generation, api: api, style: .openAI, encoder: chatStream(body, envelope))
+        case "/v1/completions":
+            guard let body = try? JSONDecoder().decode(OpenAICompletionRequest.self, from: data), body.stream,
+                let (model, generation, envelope) = try? completionGeneration(body, gateway)
+            else { return nil }
+            return StreamedPlan(
+                model: model, request: generation, api: api, style: .openAI, encoder: completionStream(body, envelope))
+        default: return nil
+        }
+    }
+
+    static func chatGeneration(_ body: OpenAIChatRequest, _ gateway: Gateway) throws -> (
+        ServedModel, GenerationRequest, OpenAIEnvelope
+    ) {
+        let model = try gateway.model(body.model, .openAI)
+        let generation = try OpenAIAdapter.generationRequest(body, model: .init(model))
+        return (model, generation, envelope(prefix: "chatcmpl", model: body.model ?? model.name, gateway))
+    }
+
+    static func completionGeneration(_ body: OpenAICompletionRequest, _ gateway: Gateway) throws -> (
+        ServedModel, GenerationRequest, OpenAIEnvelope
+    ) {
+        let model = try gateway.model(body.model, .openAI)
+        let generation = try OpenAIAdapter.generationRequest(body)
+        return (model, generation, envelope(prefix: "cmpl", model: body.model ?? model.name, gateway))
+    }
+
+    static func chatStream(_ body: OpenAIChatRequest, _ envelope: OpenAIEnvelope) -> some StreamedAnswerEncoding {
+        OpenAIEventStream(OpenAIChatStreamTranscoder(envelope: envelope, includeUsage: body.includeUsage))
+    }
+
+    static func completionStream(_ body: OpenAICompletionRequest, _ envelope: OpenAIEnvelope) -> some StreamedAnswerEncoding {
+        OpenAIEventStream(OpenAICompletionStreamTranscoder(envelope: envelope, includeUsage: body.includeUsage))
     }
 
     static func embeddings(_ request: Request, _ gateway: Gateway) async throws -> Response {
