@@ -32,7 +32,7 @@ final class StreamedGeneration: GenerationReceiver {
     func start() {
         let stop = Self.push(plan.request, to: plan.model.engine, receiver: self, loop: context.eventLoop)
         // The engine may have answered already (a refusal it knew at once).
-        if over { stop() } else { self.stop = stop }
+        if !over { self.stop = stop }
     }
 
     func accepted() {
@@ -80,6 +80,7 @@ final class StreamedGeneration: GenerationReceiver {
     /// The client went away: the generation stops, its place in the queue is given back.
     func clientLeft() {
         guard !over else { return }
+        stop?()
         ticket.release()
         end()
     }
@@ -93,9 +94,10 @@ final class StreamedGeneration: GenerationReceiver {
         context.writeAndFlush(NIOAny(HTTPResponsePart.end(nil)), promise: nil)
     }
 
+    /// Ended on the client's side. The engine's side ends by itself (after `done` a worker ends its body, and
+    /// the connection goes back to the pool), so it is stopped only when the client leaves.
     private func end() {
         over = true
-        stop?()
         stop = nil
         onEnd()
     }

@@ -56,20 +56,21 @@ final class WorkerStreams: Sendable {
             return {}
         }
         let attempt = NIOLoopBound(PushAttempt(), eventLoop: loop)
+        let sink = NIOLoopBound(sink, eventLoop: loop)
         let stop: @Sendable () -> Void = {
             let run: @Sendable () -> Void = {
                 attempt.value.stopped = true
-                guard let connection = attempt.value.connection else { return }
-                connection.handler.value.detach()
+                // Only while it still carries this answer: once over, the connection may serve another.
+                guard let connection = attempt.value.connection, connection.handler.value.detach(ifServing: sink.value)
+                else { return }
                 connection.channel.close(promise: nil)
             }
             if loop.inEventLoop { run() } else { loop.execute(run) }
         }
-        if let reused = takeIdle(socketPath, on: loop), reused.send(path: path, body: body, to: sink, pool: self) {
+        if let reused = takeIdle(socketPath, on: loop), reused.send(path: path, body: body, to: sink.value, pool: self) {
             attempt.value.connection = reused
             return stop
         }
-        let sink = NIOLoopBound(sink, eventLoop: loop)
         Connection.open(socketPath: socketPath, on: loop).whenComplete { result in
             switch result {
             case .success(let connection):
@@ -252,10 +253,13 @@ final class WorkerStreams: Sendable {
             self.onEnd = onEnd
         }
 
-        /// Nothing more reaches the sink (its exchange was stopped).
-        func detach() {
-            sink = nil
+        /// Nothing more reaches `sink` (its exchange was stopped); false when it is not this connection's
+        /// current sink (its answer is over).
+        func detach(ifServing sink: any AnswerSink) -> Bool {
+            guard let current = self.sink, current === sink else { return false }
+            self.sink = nil
             onEnd = nil
+            return true
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
