@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import HTTPTypes
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -28,7 +29,9 @@ struct StreamedPathTests {
     static func pipelined(_ requests: [String], port: Int) async throws -> String {
         let received = Received()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(received) } }
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(received) }
+            }
             .connect(host: "127.0.0.1", port: port).get()
         try await channel.writeAndFlush(ByteBuffer(string: requests.joined())).get()
         try await channel.closeFuture.get()
@@ -64,7 +67,8 @@ struct StreamedPathTests {
     @Test func streamedRequestsNeedATokenLikeAnyOther() async throws {
         try await LiveGateway.with(tokens: ["sk-right"]) { base, _ in
             let url = base + "/v1/chat/completions"
-            let wrong = try await LiveGateway.send(.post, url, json: Self.streamedChat, headers: ["authorization": "Bearer sk-wrong"])
+            let wrong = try await LiveGateway.send(
+                .post, url, json: Self.streamedChat, headers: ["authorization": "Bearer sk-wrong"])
             #expect(wrong.status == 401 && wrong.headers["www-authenticate"] == "Bearer")
             #expect(wrong.body.contains(#""code":"invalid_api_key""#))
             let ollama = try await LiveGateway.send(
@@ -128,7 +132,9 @@ struct StreamedPathTests {
             #expect(metrics.contains(#"rockchipllama_requests_total{model="smollm2-135m-instruct",api="openai",status="200"} 1"#))
             #expect(metrics.contains(#"rockchipllama_http_responses_total{api="openai",status="200"} 1"#))
             #expect(metrics.contains(#"rockchipllama_completion_tokens_total{model="smollm2-135m-instruct",api="openai"}"#))
-            #expect(metrics.contains(#"rockchipllama_time_to_first_token_seconds_count{model="smollm2-135m-instruct",api="openai"} 1"#))
+            #expect(
+                metrics.contains(
+                    #"rockchipllama_time_to_first_token_seconds_count{model="smollm2-135m-instruct",api="openai"} 1"#))
             #expect(metrics.contains(#"rockchipllama_requests_in_flight{model="smollm2-135m-instruct"} 0"#))
         }
     }

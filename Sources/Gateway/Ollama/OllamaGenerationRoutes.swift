@@ -95,7 +95,9 @@ enum OllamaGenerationRoutes {
             generation = (try? JSONDecoder().decode(OllamaChatRequest.self, from: data)).flatMap { try? chat($0, gateway) }
         case "/api/generate":
             shape = .generate
-            generation = (try? JSONDecoder().decode(OllamaGenerateRequest.self, from: data)).flatMap { try? generate($0, gateway) }
+            generation = (try? JSONDecoder().decode(OllamaGenerateRequest.self, from: data)).flatMap {
+                try? generate($0, gateway)
+            }
         default: return nil
         }
         // A keep_alive the routes would refuse is theirs to explain.
