@@ -48,8 +48,9 @@ final class WorkerStreams: Sendable {
     }
 
     /// POSTs `body` to `path` and hands the answer to `sink` as it is read. Called on an event loop of the
-    /// singleton group; the connection is on that loop, and so are the sink's calls. A kept connection found
-    /// closed is replaced once, as in `post`. The result closes the connection, which ends the worker's work.
+    /// singleton group; the connection is on that loop, and so are the sink's calls. A kept connection that
+    /// turns out to be closed before the answer starts is replaced once, as in `post`. The result closes the
+    /// connection while it carries this answer, which ends the worker's work.
     func push(socketPath: String, path: String, body: ByteBuffer, to sink: any AnswerSink) -> @Sendable () -> Void {
         guard let loop = Self.currentLoop() else {
             sink.fail(ChannelError.ioOnClosedChannel)
@@ -57,42 +58,74 @@ final class WorkerStreams: Sendable {
         }
         let attempt = NIOLoopBound(PushAttempt(), eventLoop: loop)
         let sink = NIOLoopBound(sink, eventLoop: loop)
-        let stop: @Sendable () -> Void = {
+        let openNew: @Sendable () -> Void = {
+            Connection.open(socketPath: socketPath, on: loop).whenComplete { result in
+                switch result {
+                case .success(let connection):
+                    connection.channel.closeFuture.whenComplete { _ in self.forget(connection) }
+                    if attempt.value.stopped {
+                        connection.channel.close(promise: nil)
+                    } else if connection.send(path: path, body: body, to: sink.value, pool: self) {
+                        attempt.value.carrying = (connection, sink.value)
+                    } else {
+                        sink.value.fail(ChannelError.ioOnClosedChannel)
+                    }
+                case .failure(let error):
+                    if !attempt.value.stopped { sink.value.fail(error) }
+                }
+            }
+        }
+        if let reused = takeIdle(socketPath, on: loop) {
+            let guarded = RetryBeforeHead(sink.value, retry: openNew)
+            if reused.send(path: path, body: body, to: guarded, pool: self) {
+                attempt.value.carrying = (reused, guarded)
+            } else {
+                openNew()
+            }
+        } else {
+            openNew()
+        }
+        return {
             let run: @Sendable () -> Void = {
                 attempt.value.stopped = true
                 // Only while it still carries this answer: once over, the connection may serve another.
-                guard let connection = attempt.value.connection, connection.handler.value.detach(ifServing: sink.value)
+                guard let (connection, carried) = attempt.value.carrying, connection.handler.value.detach(ifServing: carried)
                 else { return }
                 connection.channel.close(promise: nil)
             }
             if loop.inEventLoop { run() } else { loop.execute(run) }
         }
-        if let reused = takeIdle(socketPath, on: loop), reused.send(path: path, body: body, to: sink.value, pool: self) {
-            attempt.value.connection = reused
-            return stop
-        }
-        Connection.open(socketPath: socketPath, on: loop).whenComplete { result in
-            switch result {
-            case .success(let connection):
-                connection.channel.closeFuture.whenComplete { _ in self.forget(connection) }
-                if attempt.value.stopped {
-                    connection.channel.close(promise: nil)
-                } else if connection.send(path: path, body: body, to: sink.value, pool: self) {
-                    attempt.value.connection = connection
-                } else {
-                    sink.value.fail(ChannelError.ioOnClosedChannel)
-                }
-            case .failure(let error):
-                if !attempt.value.stopped { sink.value.fail(error) }
-            }
-        }
-        return stop
     }
 
     /// Where a pushed exchange stands, so that stopping it reaches a connection opened later.
     private final class PushAttempt {
         var stopped = false
-        var connection: Connection?
+        /// The connection and the sink its handler feeds.
+        var carrying: (Connection, any AnswerSink)?
+    }
+
+    /// A kept connection's answer: a connection lost before the head came (closed under the request) tries
+    /// again on a new one instead of failing, as `post` does.
+    private final class RetryBeforeHead: AnswerSink {
+        private let sink: any AnswerSink
+        private let retry: () -> Void
+        private var started = false
+
+        init(_ sink: any AnswerSink, retry: @escaping () -> Void) {
+            self.sink = sink
+            self.retry = retry
+        }
+
+        func head(_ response: HTTPResponseHead) {
+            started = true
+            sink.head(response)
+        }
+
+        func body(_ buffer: ByteBuffer) { sink.body(buffer) }
+
+        func end() { sink.end() }
+
+        func fail(_ error: any Error) { if started { sink.fail(error) } else { retry() } }
     }
 
     /// The singleton group's loop this task runs on, if it runs on one.

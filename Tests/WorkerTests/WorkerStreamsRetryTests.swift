@@ -35,32 +35,77 @@ struct WorkerStreamsRetryTests {
         }
     }
 
-    @Test func aKeptConnectionThatDiesUnderARequestIsReplacedOnce() async throws {
+    /// Serves `OneAnswerPerConnection` on a fresh socket while `body` runs; `accepted` counts connections.
+    final class Count: Sendable {
+        let value = Atomic<Int>(0)
+        func load() -> Int { value.load(ordering: .relaxed) }
+    }
+
+    func withStandIn(_ body: (_ path: String, _ accepted: Count) async throws -> Void) async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("streams-\(UUID().uuidString.prefix(8)).sock")
             .path
-        let accepted = Atomic<Int>(0)
+        let accepted = Count()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
-                accepted.add(1, ordering: .relaxed)
+                accepted.value.add(1, ordering: .relaxed)
                 return channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
                     try channel.pipeline.syncOperations.addHandler(OneAnswerPerConnection())
                 }
             }
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-
-        func ask() async throws -> String {
-            let answer = try await WorkerStreams.shared.post(
-                socketPath: path, path: "/v1/generate", body: ByteBuffer(string: "{}"))
-            var text = ""
-            for try await part in answer.body { text += String(buffer: part) }
-            return text
-        }
-        #expect(try await ask() == OneAnswerPerConnection.body)
-        #expect(WorkerStreams.shared.idleConnections(to: path) == 1)
-        // The kept connection takes the next request and closes without a word.
-        #expect(try await ask() == OneAnswerPerConnection.body)
-        #expect(accepted.load(ordering: .relaxed) == 2, "one new connection, after the kept one failed")
+        try await body(path, accepted)
         try await server.close()
         try? FileManager.default.removeItem(atPath: path)
+    }
+
+    @Test func aKeptConnectionThatDiesUnderARequestIsReplacedOnce() async throws {
+        try await withStandIn { path, accepted in
+            func ask() async throws -> String {
+                let answer = try await WorkerStreams.shared.post(
+                    socketPath: path, path: "/v1/generate", body: ByteBuffer(string: "{}"))
+                var text = ""
+                for try await part in answer.body { text += String(buffer: part) }
+                return text
+            }
+            let first = try await ask()
+            #expect(first == OneAnswerPerConnection.body)
+            #expect(WorkerStreams.shared.idleConnections(to: path) == 1)
+            // The kept connection takes the next request and closes without a word.
+            let second = try await ask()
+            #expect(second == OneAnswerPerConnection.body)
+            #expect(accepted.load() == 2, "one new connection, after the kept one failed")
+        }
+    }
+
+    /// Keeps a pushed answer's body, on its loop.
+    final class Recorded: AnswerSink, Sendable {
+        let text = Mutex("")
+        let (ended, signal) = AsyncStream<Bool>.makeStream()
+
+        func head(_ response: HTTPResponseHead) {}
+        func body(_ buffer: ByteBuffer) { text.withLock { $0 += String(buffer: buffer) } }
+        func end() { signal.yield(true) }
+        func fail(_ error: any Error) { signal.yield(false) }
+    }
+
+    @Test func aPushOnAKeptConnectionThatDiesIsReplacedOnceToo() async throws {
+        try await withStandIn { path, accepted in
+            let loop = MultiThreadedEventLoopGroup.singleton.next()
+            func ask() async throws -> String? {
+                let recorded = Recorded()
+                _ = try await loop.submit {
+                    WorkerStreams.shared.push(
+                        socketPath: path, path: "/v1/generate", body: ByteBuffer(string: "{}"), to: recorded)
+                }.get()
+                var iterator = recorded.ended.makeAsyncIterator()
+                return await iterator.next() == true ? recorded.text.withLock { $0 } : nil
+            }
+            let first = try await ask()
+            #expect(first == OneAnswerPerConnection.body)
+            #expect(WorkerStreams.shared.idleConnections(to: path) == 1)
+            let second = try await ask()
+            #expect(second == OneAnswerPerConnection.body)
+            #expect(accepted.load() == 2, "one new connection, after the kept one failed")
+        }
     }
 }
