@@ -41,7 +41,9 @@ struct WorkerStreamsRetryTests {
         func load() -> Int { value.load(ordering: .relaxed) }
     }
 
-    func withStandIn(_ body: (_ path: String, _ accepted: Count) async throws -> Void) async throws {
+    /// Two requests by `ask` to the stand-in: both answered, over two connections (the kept one failed the
+    /// second time).
+    func expectOneReplacement(_ ask: (_ path: String) async throws -> String?) async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("streams-\(UUID().uuidString.prefix(8)).sock")
             .path
         let accepted = Count()
@@ -53,27 +55,24 @@ struct WorkerStreamsRetryTests {
                 }
             }
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-        try await body(path, accepted)
+        let first = try await ask(path)
+        #expect(first == OneAnswerPerConnection.body)
+        #expect(WorkerStreams.shared.idleConnections(to: path) == 1)
+        // The kept connection takes the next request and closes without a word.
+        let second = try await ask(path)
+        #expect(second == OneAnswerPerConnection.body)
+        #expect(accepted.load() == 2, "one new connection, after the kept one failed")
         try await server.close()
         try? FileManager.default.removeItem(atPath: path)
     }
 
     @Test func aKeptConnectionThatDiesUnderARequestIsReplacedOnce() async throws {
-        try await withStandIn { path, accepted in
-            func ask() async throws -> String {
-                let answer = try await WorkerStreams.shared.post(
-                    socketPath: path, path: "/v1/generate", body: ByteBuffer(string: "{}"))
-                var text = ""
-                for try await part in answer.body { text += String(buffer: part) }
-                return text
-            }
-            let first = try await ask()
-            #expect(first == OneAnswerPerConnection.body)
-            #expect(WorkerStreams.shared.idleConnections(to: path) == 1)
-            // The kept connection takes the next request and closes without a word.
-            let second = try await ask()
-            #expect(second == OneAnswerPerConnection.body)
-            #expect(accepted.load() == 2, "one new connection, after the kept one failed")
+        try await expectOneReplacement { path in
+            let answer = try await WorkerStreams.shared.post(
+                socketPath: path, path: "/v1/generate", body: ByteBuffer(string: "{}"))
+            var text = ""
+            for try await part in answer.body { text += String(buffer: part) }
+            return text
         }
     }
 
@@ -89,23 +88,15 @@ struct WorkerStreamsRetryTests {
     }
 
     @Test func aPushOnAKeptConnectionThatDiesIsReplacedOnceToo() async throws {
-        try await withStandIn { path, accepted in
-            let loop = MultiThreadedEventLoopGroup.singleton.next()
-            func ask() async throws -> String? {
-                let recorded = Recorded()
-                _ = try await loop.submit {
-                    WorkerStreams.shared.push(
-                        socketPath: path, path: "/v1/generate", body: ByteBuffer(string: "{}"), to: recorded)
-                }.get()
-                var iterator = recorded.ended.makeAsyncIterator()
-                return await iterator.next() == true ? recorded.text.withLock { $0 } : nil
-            }
-            let first = try await ask()
-            #expect(first == OneAnswerPerConnection.body)
-            #expect(WorkerStreams.shared.idleConnections(to: path) == 1)
-            let second = try await ask()
-            #expect(second == OneAnswerPerConnection.body)
-            #expect(accepted.load() == 2, "one new connection, after the kept one failed")
+        // Both pushes from one loop, so that the second finds the first one's kept connection.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        try await expectOneReplacement { path in
+            let recorded = Recorded()
+            _ = try await loop.submit {
+                WorkerStreams.shared.push(socketPath: path, path: "/v1/generate", body: ByteBuffer(string: "{}"), to: recorded)
+            }.get()
+            var iterator = recorded.ended.makeAsyncIterator()
+            return await iterator.next() == true ? recorded.text.withLock { $0 } : nil
         }
     }
 }
