@@ -116,7 +116,7 @@ final class StreamedGeneration: GenerationReceiver {
     }
 
     /// Starts `request` on `engine`: pushed by the engine itself when it can (a worker), else read from its
-    /// async stream by a task that hands each event over to `loop` (in-process engines, in tests and `serve`).
+    /// async stream by a task that hands each event over to `loop` (in-process engines: the gateway's own tests).
     private static func push(
         _ request: GenerationRequest, to engine: any Engine, receiver: StreamedGeneration, loop: any EventLoop
     ) -> GenerationStop {

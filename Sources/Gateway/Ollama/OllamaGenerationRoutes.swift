@@ -90,18 +90,23 @@ enum OllamaGenerationRoutes {
         let generation: Generation?
         let shape: Shape
         switch path {
+        // Non-streamed requests are the routes' to answer: they are turned away before the adapter runs.
         case "/api/chat":
             shape = .chat
-            generation = (try? JSONDecoder().decode(OllamaChatRequest.self, from: data)).flatMap { try? chat($0, gateway) }
+            guard let wire = try? JSONDecoder().decode(OllamaChatRequest.self, from: data), wire.stream ?? true else {
+                return nil
+            }
+            generation = try? chat(wire, gateway)
         case "/api/generate":
             shape = .generate
-            generation = (try? JSONDecoder().decode(OllamaGenerateRequest.self, from: data)).flatMap {
-                try? generate($0, gateway)
+            guard let wire = try? JSONDecoder().decode(OllamaGenerateRequest.self, from: data), wire.stream ?? true else {
+                return nil
             }
+            generation = try? generate(wire, gateway)
         default: return nil
         }
         // A keep_alive the routes would refuse is theirs to explain.
-        guard let generation, generation.stream, !generation.isLoad,
+        guard let generation, !generation.isLoad,
             (try? OllamaAdapter.asksToUnload(generation.keepAlive)) != nil
         else { return nil }
         return StreamedPlan(
@@ -112,10 +117,10 @@ enum OllamaGenerationRoutes {
     static func answer(
         _ generation: Generation, shape: Shape, started: ContinuousClock.Instant, context: GatewayContext, gateway: Gateway
     ) async throws -> Response {
-        let (request, model, requestedName, keepAlive) = (
-            generation.request, generation.model, generation.requestedName, generation.keepAlive
-        )
-        let unload = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.asksToUnload(keepAlive) }
+        let (model, requestedName) = (generation.model, generation.requestedName)
+        let unload = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
+            try OllamaAdapter.asksToUnload(generation.keepAlive)
+        }
         if generation.isLoad {
             // Models are resident for as long as the manifest serves them: "load" checks that this one answers,
             // "unload" is acknowledged the way Ollama does and leaves it running.
@@ -126,7 +131,7 @@ enum OllamaGenerationRoutes {
         }
         // Refusals (queue full, prompt too long, unsupported input) come from here, before any byte is sent, so
         // they keep their status.
-        let events = try await gateway.generate(request, on: model, api: "ollama", .ollama)
+        let events = try await gateway.generate(generation.request, on: model, api: "ollama", .ollama)
         if generation.stream {
             return StreamedAnswer.response(
                 events, through: OllamaEventStream(shape: shape, model: requestedName, started: started))
