@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Engine",
+                "Engine", "Manifest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Engine", "Manifest",
+                "Engine", "Manifest", "Worker",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "Reconciler",
             dependencies: [
-                "Manifest", "Worker", "Gateway", "Engine",
+                "Manifest", "Worker", "Engine",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "Engine",
+                "Worker", "Engine", "Manifest",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Engine", "Worker",
+                "Gateway", "Engine", "Worker", "Manifest",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -26,6 +26,11 @@ extension LlamaEngine {
         public var sampling: Sampling
         /// Used when the GGUF has no chat template llama.cpp recognises.
         public var chatTemplate: ChatTemplate?
+        /// The reasoning mode when a request does not say: nil leaves it to the model (a template with
+        /// `<think>` blocks thinks, others do not).
+        public var thinking: Bool?
+        /// Layers offloaded to a GPU backend, when llama.cpp was built with one (0: all on the CPU).
+        public var gpuLayers: Int
         /// Where prompt-cache presets are written (state file + sidecar JSON per preset).
         public var promptCacheDirectory: String?
         public var logger: Logger
@@ -33,8 +38,8 @@ extension LlamaEngine {
         public init(
             libraryPath: String, modelPath: String, modelName: String? = nil, context: Int = 4096,
             parallel: Int = 4, threads: Int? = nil, batchSize: Int = 512, prefillChunk: Int = 128,
-            sampling: Sampling = Sampling(), chatTemplate: ChatTemplate? = nil, promptCacheDirectory: String? = nil,
-            logger: Logger = Logger(label: "engine.llama")
+            sampling: Sampling = Sampling(), chatTemplate: ChatTemplate? = nil, thinking: Bool? = nil, gpuLayers: Int = 0,
+            promptCacheDirectory: String? = nil, logger: Logger = Logger(label: "engine.llama")
         ) {
             self.libraryPath = libraryPath
             self.modelPath = modelPath
@@ -46,6 +51,8 @@ extension LlamaEngine {
             self.prefillChunk = prefillChunk
             self.sampling = sampling
             self.chatTemplate = chatTemplate
+            self.thinking = thinking
+            self.gpuLayers = gpuLayers
             self.promptCacheDirectory = promptCacheDirectory
             self.logger = logger
         }

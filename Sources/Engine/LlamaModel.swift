@@ -23,7 +23,7 @@ final class LlamaModel {
     init(configuration: LlamaEngine.Configuration, library: LlamaLibrary, logger: Logger) throws(EngineError) {
         self.library = library
         var modelParams = library.modelDefaultParams()
-        modelParams.n_gpu_layers = -1  // every layer on whatever backend llama.cpp was built with
+        modelParams.n_gpu_layers = Int32(clamping: configuration.gpuLayers)
         guard let model = library.modelLoadFromFile(configuration.modelPath, modelParams) else {
             throw EngineError(.modelLoadFailed, "llama.cpp could not load the model \(configuration.modelPath)")
         }

@@ -85,14 +85,14 @@ final class LlamaRuntime: SteppedRuntime {
                 "the prompt is \(tokens.count) tokens but a request may use at most \(model.contextPerSlot) "
                     + "(prompt and answer together); shorten it or raise the model's context")
         }
-        let thinkingModel = model.template.supportsThinking
+        let thinking = request.thinking ?? configuration.thinking ?? model.template.supportsThinking
         queue.append(
             PendingRequest(
                 id: id, tokens: tokens,
                 sampling: request.sampling.merged(over: configuration.sampling)
                     .merged(over: LlamaEngine.Configuration.builtinSampling),
                 stop: request.stop, maxTokens: request.maxTokens, responseFormat: request.responseFormat,
-                routeThinking: thinkingModel ? request.thinking != false : request.thinking == true,
+                routeThinking: thinking,
                 routeTools: !request.tools.isEmpty, continuation: continuation, submitted: submitted))
     }
 
@@ -128,7 +128,7 @@ final class LlamaRuntime: SteppedRuntime {
             guard var text = model.template.render(turns, addAssistant: true) else {
                 throw EngineError(.templateFailed, "llama.cpp could not apply the chat template")
             }
-            if model.template.supportsThinking && request.thinking == false {
+            if model.template.supportsThinking && (request.thinking ?? configuration.thinking) == false {
                 // What thinking templates (Qwen3) render for enable_thinking=false: an empty, closed block.
                 text += "<think>\n\n</think>\n\n"
             }

@@ -16,23 +16,25 @@ public struct BearerTokens: Sendable {
     }
 
     /// Compares against every token in full, so timing reveals neither which token nor how much matched.
+    /// Lengths are compared whole and every byte of the longer side is read: a candidate that is a token
+    /// followed by anything is a different token.
     public func accepts(_ candidate: Substring) -> Bool {
         let bytes = Array(candidate.utf8)
-        var matched: UInt8 = 0
+        var matched = false
         for token in tokens {
-            var difference = UInt8(truncatingIfNeeded: token.count ^ bytes.count)
-            for index in 0..<max(token.count, 1) {
+            var difference: UInt8 = token.count == bytes.count ? 0 : 1
+            for index in 0..<max(token.count, bytes.count, 1) {
                 let left = index < token.count ? token[index] : 0
                 let right = index < bytes.count ? bytes[index] : 0
                 difference |= left ^ right
             }
-            matched |= difference == 0 ? 1 : 0
+            matched = matched || difference == 0
         }
-        return matched == 1 && !tokens.isEmpty
+        return matched
     }
 
     /// Whether an `Authorization` header carries one of the tokens (`Bearer <token>`, the scheme in any case).
-    func accepts(authorization header: String?) -> Bool {
+    public func accepts(authorization header: String?) -> Bool {
         let header = header ?? ""
         let prefix = "Bearer "
         return header.count > prefix.count && header.prefix(prefix.count).lowercased() == prefix.lowercased()

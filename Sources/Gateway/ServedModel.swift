@@ -23,8 +23,9 @@ public struct ServedModel: Sendable {
     public var quantization: String
     /// e.g. "135M"; "" when unknown.
     public var parameterSize: String
-    /// Ollama's capability words: completion, tools, thinking, embedding, vision.
-    public var capabilities: [String]
+    public var capabilities: Set<ModelCapability>
+    /// The chat template the model's file carries, when it can be read (Ollama's `template`).
+    public var chatTemplate: String?
     /// The model's default sampling and limits, for Ollama's `/api/show` parameters.
     public var defaults: Sampling
     public var maxTokens: Int?
@@ -35,7 +36,8 @@ public struct ServedModel: Sendable {
     public init(
         name: String, aliases: [String] = [], engineKind: String, context: Int, sizeBytes: Int64 = 0,
         modifiedAt: Date = Date(timeIntervalSince1970: 0), digest: String? = nil, family: String = "",
-        quantization: String = "", parameterSize: String = "", capabilities: [String] = ["completion"],
+        quantization: String = "", parameterSize: String = "", capabilities: Set<ModelCapability> = [.completion],
+        chatTemplate: String? = nil,
         defaults: Sampling = Sampling(), maxTokens: Int? = nil, engine: any Engine,
         isReady: @escaping @Sendable () async -> Bool = { true }
     ) {
@@ -50,6 +52,7 @@ public struct ServedModel: Sendable {
         self.quantization = quantization
         self.parameterSize = parameterSize
         self.capabilities = capabilities
+        self.chatTemplate = chatTemplate
         self.defaults = defaults
         self.maxTokens = maxTokens
         self.engine = engine

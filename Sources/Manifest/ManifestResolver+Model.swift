@@ -14,6 +14,7 @@ extension ManifestResolver {
             error(path.appending("maxTokens"), "maxTokens must be at least 1")
         }
         checkSampling(model.sampling, at: path.appending("sampling"))
+        checkEngineSupport(model, engine: engine, at: path)
         checkEngineOptions(model, engine: engine, soc: soc, at: path)
         if engine == .rkllm, model.chatTemplate != nil, model.thinking == .on {
             warning(
@@ -87,6 +88,11 @@ extension ManifestResolver {
                 error(hubPath.appending("repo"), "repo must be ORG/NAME, found '\(hub.repo)'")
             }
             if hub.file.isEmpty { error(hubPath.appending("file"), "file must not be empty") }
+            if hub.file.hasPrefix("/") || hub.file.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) {
+                error(
+                    hubPath.appending("file"),
+                    "file must be a path inside the repository (no leading '/', no '.' or '..' parts), found '\(hub.file)'")
+            }
             if let sha = hub.sha256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
                 error(
                     hubPath.appending("sha256"), "sha256 must be 64 hexadecimal digits, found '\(sha)' (\(sha.count) characters)")

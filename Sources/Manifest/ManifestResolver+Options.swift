@@ -19,6 +19,23 @@ extension ManifestResolver {
         }
     }
 
+    /// Keys the model's engine cannot apply are refused where they are written, never accepted and ignored.
+    mutating func checkEngineSupport(_ model: Model, engine: EngineKind, at path: ManifestPath) {
+        if engine == .rkllm, let sampling = model.sampling {
+            // RKLLMParam has neither a seed nor min-p.
+            if sampling.seed != nil {
+                error(path.appending("sampling").appending("seed"), "the rkllm runtime has no seed; remove it")
+            }
+            if sampling.minP != nil {
+                error(path.appending("sampling").appending("minP"), "the rkllm runtime has no min-p; remove it")
+            }
+        }
+        if engine == .llamacpp, let lora = model.lora, !lora.isEmpty {
+            // Adapters apply to a whole llama.cpp context, while requests sharing it pick adapters one by one.
+            error(path.appending("lora"), "the llamacpp engine does not load LoRA adapters (engine rkllm does); remove lora")
+        }
+    }
+
     mutating func checkEngineOptions(_ model: Model, engine: EngineKind, soc: SoC, at path: ManifestPath) {
         if let npu = model.npu {
             let npuPath = path.appending("npu")

@@ -1,7 +1,8 @@
-public import Engine
+internal import Engine
 internal import Foundation
 public import Logging
 public import Manifest
+internal import Worker
 
 /// Carries out a plan. Everything that could refuse is checked before anything changes, so a failed apply
 /// leaves the device as it was.
@@ -95,17 +96,6 @@ public struct ApplyExecutor: Sendable {
                     throw HubError(error.code, "model \(model.name): \(error.message)")
                 }
             }
-        }
-    }
-}
-
-extension RKLLMRuntimeABI {
-    /// The manifest's `runtimes.rkllm.abi`; nil for `auto`: read it from the library.
-    public init?(_ abi: RKLLMABI) {
-        switch abi {
-        case .auto: return nil
-        case .v1Dot2: self = .v1Dot2
-        case .v1Dot3: self = .v1Dot3
         }
     }
 }

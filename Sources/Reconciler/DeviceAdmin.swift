@@ -1,11 +1,11 @@
 public import Engine
 public import Foundation
-public import Gateway
 public import Manifest
 internal import Worker
 
-/// The admin API's view of the device: the applied manifest, its workers, endpoints and caches.
-public struct DeviceAdmin: AdminSource {
+/// The admin API's view of the device: the applied manifest, its workers, endpoints and caches. The runner
+/// hands it to the gateway's admin routes.
+public struct DeviceAdmin: Sendable {
     /// The manifest running now (`runner serve` changes it while the endpoints stay up).
     public let current: @Sendable () async -> ResolvedManifest
     public let supervisor: WorkerSupervisor

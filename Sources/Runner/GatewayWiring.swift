@@ -29,6 +29,17 @@ struct OnEventLoop: Service {
     }
 }
 
+/// The gateway's admin routes answered from the device's state.
+struct DeviceAdminRoutes: AdminSource {
+    let device: DeviceAdmin
+
+    func status() async -> Data { await device.status() }
+    func promptCaches() async -> [String: [String]] { await device.promptCaches() }
+    func buildPromptCache(model: String, name: String, system: String) async throws -> PromptCacheInfo {
+        try await device.buildPromptCache(model: model, name: name, system: system)
+    }
+}
+
 /// Builds one gateway server per manifest endpoint, each routing to the supervisor's workers.
 enum GatewayWiring {
     static func applications(for manifest: ResolvedManifest, supervisor: WorkerSupervisor, logger: Logger) async throws
@@ -52,7 +63,7 @@ enum GatewayWiring {
         var models: [ServedModel] = []
         for name in endpoint.models {
             guard let model = manifest.model(named: name) else { continue }
-            models.append(servedModel(model, client: await supervisor.client(for: model.name)))
+            models.append(ServedModel(model, worker: await supervisor.client(for: model.name)))
         }
         return models
     }
@@ -73,7 +84,9 @@ enum GatewayWiring {
         endpointLogger[metadataKey: "endpoint"] = .string(endpoint.name)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         return OnEventLoop(
-            GatewayServer.application(endpoint: server, gateway: gateway, admin: admin, eventLoop: loop, logger: endpointLogger),
+            GatewayServer.application(
+                endpoint: server, gateway: gateway, admin: DeviceAdminRoutes(device: admin), eventLoop: loop,
+                logger: endpointLogger),
             loop: loop)
     }
 
@@ -82,40 +95,5 @@ enum GatewayWiring {
         case .tcp(let host, let port): .hostname(host, port: port)
         case .unix(let path): .unixDomainSocket(path: path)
         }
-    }
-
-    static func servedModel(_ model: ResolvedModel, client: WorkerClient) -> ServedModel {
-        let file: String? = if case .local(let path) = model.source { path } else { nil }
-        let attributes = file.flatMap { try? FileManager.default.attributesOfItem(atPath: $0) }
-        let facts = ModelFacts(fileName: model.source.fileName ?? model.name)
-        var capabilities = ["completion", "embedding"]
-        if model.thinking != .off { capabilities.append("thinking") }
-        capabilities.append("tools")
-        return ServedModel(
-            name: model.name, aliases: model.aliases, engineKind: model.engine.rawValue, context: model.context,
-            sizeBytes: (attributes?[.size] as? NSNumber)?.int64Value ?? 0,
-            modifiedAt: attributes?[.modificationDate] as? Date ?? Date(timeIntervalSince1970: 0),
-            digest: { if case .huggingface(_, _, _, let sha) = model.source { sha } else { nil } }(),
-            family: facts.family, quantization: facts.quantization, parameterSize: facts.parameterSize,
-            capabilities: capabilities,
-            defaults: Sampling(model.sampling), maxTokens: model.maxTokens, engine: client,
-            isReady: { (try? await client.health()) != nil })
-    }
-}
-
-/// What a model file's name says about it, for the APIs' model details.
-struct ModelFacts {
-    var family = ""
-    var quantization = ""
-    var parameterSize = ""
-
-    init(fileName: String) {
-        let stem = fileName.split(separator: "/").last.map(String.init) ?? fileName
-        let tokens = stem.split(whereSeparator: { "-_.".contains($0) }).map(String.init)
-        family = tokens.first.map { String($0.lowercased().prefix { $0.isLetter }) } ?? ""
-        if let size = tokens.first(where: { $0.range(of: #"^\d+(\.\d+)?[MmBb]$"#, options: .regularExpression) != nil }) {
-            parameterSize = size.uppercased()
-        }
-        quantization = ModelNaming.quantisation(forFile: stem) ?? ""
     }
 }

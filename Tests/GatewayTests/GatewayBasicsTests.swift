@@ -54,6 +54,17 @@ struct GatewayBasicsTests {
         #expect(!tokens.accepts("sk-on") && !tokens.accepts("sk-one2") && !tokens.accepts("# ops team") && !tokens.accepts(""))
     }
 
+    /// A valid token followed by any number of extra bytes (a multiple of 256 included) is another token.
+    @Test(arguments: [1, 255, 256, 512])
+    func tokensDifferingOnlyInLengthAreRefused(extra: Int) {
+        let tokens = BearerTokens(["sk-right"])
+        let longer = "sk-right" + String(repeating: "x", count: extra)
+        #expect(!tokens.accepts(Substring(longer)))
+        #expect(!BearerTokens([longer]).accepts("sk-right"))
+        #expect(!tokens.accepts(authorization: "Bearer " + longer))
+        #expect(tokens.accepts("sk-right") && BearerTokens([longer]).accepts(Substring(longer)))
+    }
+
     @Test func corsAllowsOnlyListedOrigins() async throws {
         try await LiveGateway.with(corsOrigins: ["https://chat.example.com"]) { base, _ in
             let preflight = try await LiveGateway.send(

@@ -33,7 +33,7 @@ enum LiveGateway {
             name: "smollm2-135m-instruct", aliases: ["smollm2", "default"], engineKind: "llamacpp", context: 2048,
             sizeBytes: (try? FileManager.default.attributesOfItem(atPath: modelPath)[.size] as? Int64) ?? 0,
             modifiedAt: Date(timeIntervalSince1970: 1_700_000_000), family: "llama", quantization: "Q4_1", parameterSize: "135M",
-            capabilities: ["completion", "tools"], engine: engine)
+            capabilities: [.completion, .tools], engine: engine)
     }
 
     /// Serves the given APIs on 127.0.0.1 with a free port while `body` runs.

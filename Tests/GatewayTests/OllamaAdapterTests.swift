@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func numPredictNegativeMeansNoLimitAndAbsentTakesTheModelDefault() throws {
-        let limited = OllamaModelTraits(name: "m", capabilities: ["completion"], maxTokens: 256)
+        let limited = OllamaModelTraits(name: "m", capabilities: [.completion], maxTokens: 256)
         func maxTokens(_ options: String) throws -> Int? {
             let wire = try OllamaTest.decode(
                 OllamaGenerateRequest.self, #"{"model": "m", "prompt": "hi", "options": \#(options)}"#)
@@ -134,7 +134,7 @@ import Testing
         for (json, message) in refusals {
             #expect(throws: OllamaAdapterError.invalid(message)) { try request(json) }
         }
-        let vision = OllamaModelTraits(name: "v", capabilities: ["completion", "vision"])
+        let vision = OllamaModelTraits(name: "v", capabilities: [.completion, .vision])
         #expect(
             try request(#"{"model": "v", "prompt": "What is it?", "images": ["aGVsbG8="]}"#, traits: vision).input
                 == .messages([ChatMessage(role: .user, text: "What is it?", images: [ImageInput(data: Data("hello".utf8))])]))
@@ -146,7 +146,7 @@ import Testing
         #expect(
             schema == ResponseFormat(kind: .jsonSchema, schema: #"{"properties":{"age":{"type":"integer"}},"type":"object"}"#))
         #expect(try OllamaAdapter.responseFormat(.string("")) == nil)
-        let thinker = OllamaModelTraits(name: "q", capabilities: ["completion", "thinking"])
+        let thinker = OllamaModelTraits(name: "q", capabilities: [.completion, .thinking])
         #expect(try OllamaAdapter.thinking(.enabled(true), thinker) == true)
         #expect(try OllamaAdapter.thinking(.level("high"), thinker) == true)
         #expect(try OllamaAdapter.thinking(.enabled(false), traits) == false)
@@ -164,7 +164,7 @@ import Testing
         #expect(throws: OllamaAdapterError.invalid("model 'm' does not support images ('images')")) {
             try request(#"{"model": "m", "messages": [{"role": "user", "content": "x", "images": ["aGVsbG8="]}]}"#)
         }
-        let plain = OllamaModelTraits(name: "p", capabilities: ["completion"])
+        let plain = OllamaModelTraits(name: "p", capabilities: [.completion])
         #expect(throws: OllamaAdapterError.invalid("model 'p' does not support tools ('tools')")) {
             try request(
                 #"{"model": "p", "messages": [], "tools": [{"type": "function", "function": {"name": "f"}}]}"#, traits: plain)

@@ -33,11 +33,12 @@ enum OllamaTest {
         return try text.split(separator: "\n").map { try object(String($0)) }
     }
 
-    static let traits = OllamaModelTraits(name: "m", capabilities: ["completion", "tools"], maxTokens: nil)
+    static let traits = OllamaModelTraits(name: "m", capabilities: [.completion, .tools], maxTokens: nil)
 
     /// A served model for tests that never generate.
     static func model(
-        name: String = "smollm2-135m-instruct", capabilities: [String] = ["completion", "tools"], defaults: Sampling = Sampling(),
+        name: String = "smollm2-135m-instruct", capabilities: Set<ModelCapability> = [.completion, .tools],
+        defaults: Sampling = Sampling(),
         maxTokens: Int? = nil, digest: String? = nil
     ) -> ServedModel {
         ServedModel(

@@ -39,8 +39,8 @@ enum OpenAITest {
         }
     }
 
-    static let chatModel = OpenAIAdapter.ModelTraits(name: "m", capabilities: ["completion", "tools"])
-    static let visionModel = OpenAIAdapter.ModelTraits(name: "v", capabilities: ["completion", "vision"])
+    static let chatModel = OpenAIAdapter.ModelTraits(name: "m", capabilities: [.completion, .tools])
+    static let visionModel = OpenAIAdapter.ModelTraits(name: "v", capabilities: [.completion, .vision])
     static let envelope = OpenAIEnvelope(id: "chatcmpl-abc", created: 1_700_000_000, model: "smollm2", systemFingerprint: "fp")
 
     /// A chat request translated, or the adapter's refusal.

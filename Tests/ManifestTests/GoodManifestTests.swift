@@ -28,7 +28,7 @@ struct GoodManifestTests {
                 == .huggingface(
                     repo: "org/Qwen3-0.6B-rk3588", file: "Qwen_Qwen3-0.6B-w8a8-opt0-hybrid0-npu3-ctx16384-rk3588.rkllm",
                     revision: "v1.2.1", sha256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"))
-        #expect(qwen.sampling.topK == 20 && qwen.sampling.seed == 42 && qwen.sampling.mirostatTau == 5)
+        #expect(qwen.sampling.topK == 20 && qwen.sampling.mirostat == 2 && qwen.sampling.mirostatTau == 5)
         #expect(qwen.thinking == .off)
         #expect(qwen.npu == ResolvedNPU(cpus: [4, 5, 6, 7], domain: 1, embedFlash: false, batch: 2))
         #expect(
@@ -47,6 +47,7 @@ struct GoodManifestTests {
         #expect(smol.source == .local(path: "/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
         #expect(smol.llamacpp == ResolvedLlamaOptions(threads: 2, parallel: 8, gpuLayers: 0))
         #expect(smol.npu == nil && smol.context == 4096)
+        #expect(smol.sampling.seed == 42 && smol.sampling.minP == 0.05)
 
         #expect(resolved.models[3].source == .upstream(url: "http://10.0.0.7:8080/v1", model: "qwen2.5-7b"))
         #expect(resolved.endpoints[0].models == ["qwen3-0.6b", "gemma", "smollm2-135m-instruct", "big-remote"])

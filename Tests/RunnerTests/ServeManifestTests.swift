@@ -56,8 +56,9 @@ struct ServeManifestTests {
         // Beta goes, alpha gains an alias: beta's worker stops and it is unknown; the alias answers at once.
         try write([model("alpha", extra: "\n    aliases: [first]")], to: file, port: port)
         try await eventually("beta to stop") { device.workerPid("beta") == nil }
+        // The endpoints follow the new version right after its workers change.
+        try await eventually("the alias to answer") { try Curl.chat(port: port, model: "first").status == 200 }
         #expect(try Curl.chat(port: port, model: "beta").status == 404)
-        #expect(try Curl.chat(port: port, model: "first").status == 200)
         #expect(device.workerPid("alpha") == alpha, "an alias needs no restart")
         let listed = try Curl.request("http://127.0.0.1:\(port)/v1/models").body
         #expect(listed.contains(#""id":"alpha""#) && !listed.contains(#""id":"beta""#))

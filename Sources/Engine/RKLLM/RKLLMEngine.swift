@@ -7,11 +7,16 @@ import Synchronization
 /// one dedicated thread (`EngineThread`).
 public final class RKLLMEngine: Engine {
     public let configuration: Configuration
+    /// The interface of the runtime in use, read from the library at load.
+    let abi: RKLLMRuntimeABI
     private let thread: EngineThread<RKLLMRuntime>
     private let shared: RKLLMShared
 
-    private init(configuration: Configuration, thread: EngineThread<RKLLMRuntime>, shared: RKLLMShared) {
+    private init(
+        configuration: Configuration, abi: RKLLMRuntimeABI, thread: EngineThread<RKLLMRuntime>, shared: RKLLMShared
+    ) {
         self.configuration = configuration
+        self.abi = abi
         self.thread = thread
         self.shared = shared
     }
@@ -27,7 +32,7 @@ public final class RKLLMEngine: Engine {
         let thread = try await EngineThread<RKLLMRuntime>.start(name: "rkllm:\(configuration.modelName)") {
             try RKLLMRuntime(configuration: configuration, file: file, shared: shared)
         }
-        return RKLLMEngine(configuration: configuration, thread: thread, shared: shared)
+        return RKLLMEngine(configuration: configuration, abi: file.abi, thread: thread, shared: shared)
     }
 
     public func generate(_ request: GenerationRequest) async throws -> AsyncThrowingStream<GenerationEvent, any Error> {
@@ -59,6 +64,9 @@ public final class RKLLMEngine: Engine {
         if let format = request.responseFormat, format.kind != .text {
             throw EngineError(
                 .unsupported, "the rkllm runtime cannot constrain its output, so response_format \(format.kind) is not supported")
+        }
+        if let refusal = RKLLMSamplingSupport.refusal(request.sampling, loaded: configuration.sampling, abi: abi) {
+            throw EngineError(.unsupported, refusal)
         }
         if case .messages(let messages) = request.input, messages.contains(where: { !$0.images.isEmpty }) {
             throw EngineError(.unsupported, "model \(configuration.modelName) does not take images")

@@ -5,11 +5,11 @@ internal import Foundation
 /// engine, so the translation stays a pure function that tests can call without one).
 struct OllamaModelTraits: Sendable, Equatable {
     var name: String
-    var capabilities: [String]
+    var capabilities: Set<ModelCapability>
     /// The model's default answer limit, used when the request sets none.
     var maxTokens: Int?
 
-    init(name: String, capabilities: [String], maxTokens: Int? = nil) {
+    init(name: String, capabilities: Set<ModelCapability>, maxTokens: Int? = nil) {
         self.name = name
         self.capabilities = capabilities
         self.maxTokens = maxTokens
@@ -31,11 +31,13 @@ enum OllamaAdapter {
         for (index, message) in (wire.messages ?? []).enumerated() {
             messages.append(try chatMessage(message, at: index))
         }
-        if messages.contains(where: { !$0.images.isEmpty }) { try require("vision", "images", model) }
+        if messages.contains(where: { !$0.images.isEmpty }) { try require(.vision, "images", model) }
         let tools = try (wire.tools ?? []).map { tool throws(OllamaAdapterError) in try toolDefinition(tool) }
-        if !tools.isEmpty { try require("tools", "tools", model) }
-        return try request(
+        if !tools.isEmpty { try require(.tools, "tools", model) }
+        var request = try request(
             .messages(messages), options: wire.options, format: wire.format, think: wire.think, tools: tools, model: model)
+        request.promptCache = wire.promptCache
+        return request
     }
 
     static func generateRequest(_ wire: OllamaGenerateRequest, for model: OllamaModelTraits) throws(OllamaAdapterError)
@@ -54,7 +56,7 @@ enum OllamaAdapter {
             throw .invalid("'context' is not supported; send the conversation to /api/chat as messages instead")
         }
         let images = try decodeImages(wire.images ?? [], field: "images")
-        if !images.isEmpty { try require("vision", "images", model) }
+        if !images.isEmpty { try require(.vision, "images", model) }
         let prompt = wire.prompt ?? ""
         let input: GenerationRequest.Input
         if wire.raw == true {
@@ -69,7 +71,9 @@ enum OllamaAdapter {
             messages.append(ChatMessage(role: .user, text: prompt, images: images))
             input = .messages(messages)
         }
-        return try request(input, options: wire.options, format: wire.format, think: wire.think, tools: [], model: model)
+        var request = try request(input, options: wire.options, format: wire.format, think: wire.think, tools: [], model: model)
+        request.promptCache = wire.promptCache
+        return request
     }
 
     private static func request(
@@ -110,7 +114,7 @@ enum OllamaAdapter {
             }
         }
         // Ollama refuses to think on a model that cannot, rather than answering without thinking.
-        if enabled { try require("thinking", "think", model) }
+        if enabled { try require(.thinking, "think", model) }
         return enabled
     }
 
@@ -161,9 +165,11 @@ enum OllamaAdapter {
         }
     }
 
-    static func require(_ capability: String, _ field: String, _ model: OllamaModelTraits) throws(OllamaAdapterError) {
+    static func require(_ capability: ModelCapability, _ field: String, _ model: OllamaModelTraits)
+        throws(OllamaAdapterError)
+    {
         guard model.capabilities.contains(capability) else {
-            let what = capability == "vision" ? "images" : capability
+            let what = capability == .vision ? "images" : capability.rawValue
             throw .invalid("model '\(model.name)' does not support \(what) ('\(field)')")
         }
     }

@@ -50,7 +50,7 @@ enum OllamaModels {
                 OllamaTagsResponse.Model(
                     name: taggedName(model), model: taggedName(model),
                     modifiedAt: OllamaEncoding.timestamp(model.modifiedAt), size: model.sizeBytes, digest: digest(model),
-                    details: details(model), capabilities: model.capabilities)
+                    details: details(model), capabilities: model.capabilities.words)
             })
     }
 
@@ -65,8 +65,8 @@ enum OllamaModels {
         let parameters = self.parameters(model)
         return OllamaShowResponse(
             modelfile: modelfile(model, parameters: parameters), parameters: parameters,
-            // The engine applies the model's own chat template (from its file); its text is not known here.
-            template: "", details: details(model), modelInfo: info, capabilities: model.capabilities,
+            template: model.chatTemplate ?? "", details: details(model), modelInfo: info,
+            capabilities: model.capabilities.words,
             modifiedAt: OllamaEncoding.timestamp(model.modifiedAt))
     }
 

@@ -14,11 +14,14 @@ struct OllamaChatRequest: Sendable, Decodable {
     var shift: Bool?
     var logprobs: Bool?
     var topLogprobs: Int?
+    /// Extension: a prompt-cache preset the model declares; its system prompt starts the conversation.
+    var promptCache: String?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, tools, format, options, stream, think, truncate, shift, logprobs
         case keepAlive = "keep_alive"
         case topLogprobs = "top_logprobs"
+        case promptCache = "prompt_cache"
     }
 }
 
@@ -41,12 +44,15 @@ struct OllamaGenerateRequest: Sendable, Decodable {
     var shift: Bool?
     var logprobs: Bool?
     var topLogprobs: Int?
+    /// Extension: as on chat.
+    var promptCache: String?
 
     enum CodingKeys: String, CodingKey {
         case model, prompt, suffix, system, template, context, stream, raw, format, images, options, think
         case truncate, shift, logprobs
         case keepAlive = "keep_alive"
         case topLogprobs = "top_logprobs"
+        case promptCache = "prompt_cache"
     }
 }
 

@@ -9,10 +9,10 @@ enum OpenAIAdapter {
     /// What the adapter needs to know about the model a request names.
     struct ModelTraits: Sendable, Equatable {
         var name: String
-        /// `ServedModel.capabilities`: "tools" and "vision" gate tools and image parts.
-        var capabilities: [String]
+        /// `ServedModel.capabilities`: `.tools` and `.vision` gate tools and image parts.
+        var capabilities: Set<ModelCapability>
 
-        init(name: String, capabilities: [String]) {
+        init(name: String, capabilities: Set<ModelCapability>) {
             self.name = name
             self.capabilities = capabilities
         }
@@ -36,7 +36,7 @@ enum OpenAIAdapter {
             input: .messages(messages), sampling: try sampling(r.sampling), maxTokens: try maxTokens(r.maxTokens),
             stop: r.stop.filter { !$0.isEmpty }, thinking: thinking(effort: r.reasoningEffort, enable: r.enableThinking),
             tools: try tools(r.tools, choice: r.toolChoice, model: model),
-            responseFormat: try responseFormat(r.responseFormat), lora: r.lora)
+            responseFormat: try responseFormat(r.responseFormat), promptCache: r.promptCache, lora: r.lora)
     }
 
     static func chatMessage(_ m: OpenAIMessage, at index: Int, model: ModelTraits) throws(APIError) -> ChatMessage {
@@ -51,7 +51,7 @@ enum OpenAIAdapter {
                 guard m.role == "user" else {
                     throw invalid("images are only accepted in user messages", param: "\(param).content")
                 }
-                guard model.capabilities.contains("vision") else {
+                guard model.capabilities.contains(.vision) else {
                     throw unsupported(
                         "model '\(model.name)' does not take images; send text only", param: "\(param).content")
                 }
@@ -144,7 +144,7 @@ enum OpenAIAdapter {
         default:
             throw invalid("tool_choice must be none, auto, required or {\"type\": \"function\", ...}", param: "tool_choice")
         }
-        if !definitions.isEmpty, !model.capabilities.contains("tools") {
+        if !definitions.isEmpty, !model.capabilities.contains(.tools) {
             throw unsupported("model '\(model.name)' does not support tools", param: "tools")
         }
         return definitions

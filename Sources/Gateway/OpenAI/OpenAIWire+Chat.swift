@@ -27,6 +27,8 @@ struct OpenAIChatRequest: Decodable, Sendable {
     var enableThinking: Bool?
     /// Extension: a LoRA adapter the model declares in the manifest.
     var lora: String?
+    /// Extension: a prompt-cache preset the model declares; its system prompt starts the conversation.
+    var promptCache: String?
 
     private enum CodingKeys: String, CodingKey {
         case model, messages, stream, stop, n, logprobs, tools
@@ -40,6 +42,7 @@ struct OpenAIChatRequest: Decodable, Sendable {
         case reasoningEffort = "reasoning_effort"
         case chatTemplateKwargs = "chat_template_kwargs"
         case lora
+        case promptCache = "prompt_cache"
     }
 
     private struct StreamOptions: Decodable {
@@ -62,6 +65,7 @@ struct OpenAIChatRequest: Decodable, Sendable {
         model = try c.decodeIfPresent(String.self, forKey: .model)
         messages = try c.decode([OpenAIMessage].self, forKey: .messages)
         lora = try c.decodeIfPresent(String.self, forKey: .lora)
+        promptCache = try c.decodeIfPresent(String.self, forKey: .promptCache)
         stream = try c.decodeIfPresent(Bool.self, forKey: .stream) ?? false
         includeUsage = try c.decodeIfPresent(StreamOptions.self, forKey: .streamOptions)?.includeUsage ?? false
         sampling = try OpenAISamplingFields(from: decoder)
