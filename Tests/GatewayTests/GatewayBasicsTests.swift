@@ -164,7 +164,12 @@ struct GatewayBasicsTests {
             let running = Task { try await LiveGateway.stream(base + "/v1/chat/completions", json: long) }
             // Wait until the first request holds the model's only place.
             let busy = #"rockchipllama_requests_in_flight{model="smollm2-135m-instruct"} 1"#
-            for _ in 0..<200 where !(try await LiveGateway.send(.get, base + "/metrics").body.contains(busy)) {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !(try await LiveGateway.send(.get, base + "/metrics").body.contains(busy)) {
+                guard ContinuousClock.now < deadline else {
+                    Issue.record("the first request never held the model")
+                    return
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
             let refused = try await LiveGateway.send(

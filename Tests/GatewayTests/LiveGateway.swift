@@ -40,10 +40,11 @@ enum LiveGateway {
     static func with(
         apis: Set<GatewayServer.Endpoint.API> = [.openai, .ollama, .admin, .metrics], tokens: [String]? = nil,
         corsOrigins: [String] = [],
-        limits: Gateway.Limits = Gateway.Limits(), admin: (any AdminSource)? = nil,
+        limits: Gateway.Limits = Gateway.Limits(), admin: (any AdminSource)? = nil, backend: LiveBackend = .inProcess,
         _ body: @Sendable (_ base: String, _ gateway: Gateway) async throws -> Void
     ) async throws {
-        let gateway = Gateway(registry: ModelRegistry([model(try await engine.value)]), limits: limits, version: "0.1.0-test")
+        let gateway = Gateway(
+            registry: ModelRegistry([model(try await backend.engine())]), limits: limits, version: "0.1.0-test")
         let endpoint = GatewayServer.Endpoint(
             name: "test", address: .hostname("127.0.0.1", port: 0), apis: apis, tokens: tokens.map(BearerTokens.init),
             corsOrigins: corsOrigins)

@@ -65,8 +65,9 @@ import Testing
         }
     }
 
-    @Test func chatStreamsNDJSONLineByLine() async throws {
-        try await LiveGateway.with(apis: [.ollama]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func chatStreamsNDJSONLineByLine(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.ollama], backend: backend) { base, _ in
             let body = #"""
                 {"model": "smollm2", "messages": [{"role": "user", "content": "Name three colors."}],
                  "options": {"temperature": 0, "num_predict": 8}}
@@ -97,8 +98,9 @@ import Testing
         }
     }
 
-    @Test func chatWithoutStreamingEqualsTheStreamedContent() async throws {
-        try await LiveGateway.with(apis: [.ollama]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func chatWithoutStreamingEqualsTheStreamedContent(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.ollama], backend: backend) { base, _ in
             let request = #"""
                 {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": "What is 2+2?"}],
                  "options": {"temperature": 0, "num_predict": 10}, "stream": %@}
@@ -119,8 +121,9 @@ import Testing
         }
     }
 
-    @Test func generateStreamsAndAnswersWholeAndRaw() async throws {
-        try await LiveGateway.with(apis: [.ollama]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func generateStreamsAndAnswersWholeAndRaw(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.ollama], backend: backend) { base, _ in
             let body = #"{"model": "smollm2", "prompt": "Say hello.", "options": {"temperature": 0, "num_predict": 6}}"#
             let lines = try OllamaTest.lines(try await LiveGateway.stream(base + "/api/generate", json: body).chunks)
             let streamed = lines.compactMap { $0["response"] as? String }.joined()
@@ -149,8 +152,9 @@ import Testing
         }
     }
 
-    @Test func numPredictEndsWithLengthAndExactCount() async throws {
-        try await LiveGateway.with(apis: [.ollama]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func numPredictEndsWithLengthAndExactCount(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.ollama], backend: backend) { base, _ in
             let answer = try await LiveGateway.send(
                 .post, base + "/api/chat",
                 json: #"{"model": "smollm2", "stream": false, "options": {"temperature": 0, "num_predict": 5}, "#
@@ -226,8 +230,9 @@ import Testing
         }
     }
 
-    @Test func embedAndLegacyEmbeddings() async throws {
-        try await LiveGateway.with(apis: [.ollama]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func embedAndLegacyEmbeddings(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.ollama], backend: backend) { base, _ in
             let embed = try OllamaTest.object(
                 try await LiveGateway.send(
                     .post, base + "/api/embed", json: #"{"model": "smollm2", "input": ["a cat", "a dog"]}"#

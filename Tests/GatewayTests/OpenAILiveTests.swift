@@ -60,8 +60,9 @@ import Testing
 
     // MARK: Chat
 
-    @Test func chatAnswersWithConsistentUsage() async throws {
-        try await LiveGateway.with(apis: [.openai]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func chatAnswersWithConsistentUsage(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.openai], backend: backend) { base, _ in
             let response = try await LiveGateway.send(
                 .post, base + "/v1/chat/completions", json: Self.chatBody(#""max_tokens": 16"#))
             #expect(response.status == 200, "\(response.body)")
@@ -81,8 +82,9 @@ import Testing
         }
     }
 
-    @Test func streamArrivesInChunksAndMatchesTheWholeAnswer() async throws {
-        try await LiveGateway.with(apis: [.openai]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func streamArrivesInChunksAndMatchesTheWholeAnswer(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.openai], backend: backend) { base, _ in
             let whole = try await LiveGateway.send(
                 .post, base + "/v1/chat/completions", json: Self.chatBody(#""max_tokens": 12"#))
             let expected = try #require(Self.content(try OpenAITest.object(whole.body)))
@@ -103,8 +105,9 @@ import Testing
         }
     }
 
-    @Test func includeUsageAddsAUsageChunkBeforeDone() async throws {
-        try await LiveGateway.with(apis: [.openai]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func includeUsageAddsAUsageChunkBeforeDone(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.openai], backend: backend) { base, _ in
             let response = try await LiveGateway.send(
                 .post, base + "/v1/chat/completions",
                 json: Self.chatBody(#""max_tokens": 6, "stream": true, "stream_options": {"include_usage": true}"#))
@@ -120,8 +123,9 @@ import Testing
         }
     }
 
-    @Test func stopStringEndsTheAnswerBeforeIt() async throws {
-        try await LiveGateway.with(apis: [.openai]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func stopStringEndsTheAnswerBeforeIt(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.openai], backend: backend) { base, _ in
             let whole = try await LiveGateway.send(
                 .post, base + "/v1/chat/completions", json: Self.chatBody(#""max_tokens": 24"#))
             let text = try #require(Self.content(try OpenAITest.object(whole.body)))
@@ -148,8 +152,9 @@ import Testing
         }
     }
 
-    @Test func sameSeedSameText() async throws {
-        try await LiveGateway.with(apis: [.openai]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func sameSeedSameText(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.openai], backend: backend) { base, _ in
             let body = #"{"model": "smollm2", "messages": \#(Self.question), "temperature": 0.8, "seed": 1234, "max_tokens": 16}"#
             let first = try await LiveGateway.send(.post, base + "/v1/chat/completions", json: body)
             let second = try await LiveGateway.send(.post, base + "/v1/chat/completions", json: body)
@@ -177,8 +182,9 @@ import Testing
         }
     }
 
-    @Test func toolsAreAcceptedAndTheAnswerIsWellFormed() async throws {
-        try await LiveGateway.with(apis: [.openai]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func toolsAreAcceptedAndTheAnswerIsWellFormed(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.openai], backend: backend) { base, _ in
             let tools =
                 #""tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "#
                 + #""parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]"#
@@ -249,7 +255,14 @@ import Testing
                     base + "/v1/completions",
                     json: #"{"model": "smollm2", "prompt": "1, 2, 3, 4,", "max_tokens": 200, "temperature": 0, "stream": true}"#)
             }
-            for _ in 0..<250 where Self.inFlight(gateway) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while Self.inFlight(gateway) == 0 {
+                guard ContinuousClock.now < deadline else {
+                    Issue.record("the first request never started")
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let refused = try await LiveGateway.send(
                 .post, base + "/v1/chat/completions", json: Self.chatBody(#""max_tokens": 2"#))
             busy.cancel()
@@ -335,8 +348,9 @@ import Testing
 
     // MARK: Completions
 
-    @Test func completionsStreamAndWhole() async throws {
-        try await LiveGateway.with(apis: [.openai]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func completionsStreamAndWhole(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.openai], backend: backend) { base, _ in
             let body = #"{"model": "smollm2", "prompt": "The capital of France is", "max_tokens": 8, "temperature": 0"#
             let whole = try await LiveGateway.send(.post, base + "/v1/completions", json: body + "}")
             #expect(whole.status == 200, "\(whole.body)")
@@ -390,8 +404,9 @@ import Testing
 
     // MARK: Embeddings
 
-    @Test func embeddingsFloatAndBase64Agree() async throws {
-        try await LiveGateway.with(apis: [.openai]) { base, _ in
+    @Test(arguments: LiveBackend.allCases)
+    func embeddingsFloatAndBase64Agree(backend: LiveBackend) async throws {
+        try await LiveGateway.with(apis: [.openai], backend: backend) { base, _ in
             let floats = try OpenAITest.object(
                 try await LiveGateway.send(
                     .post, base + "/v1/embeddings", json: #"{"model": "smollm2", "input": ["hello", "world"]}"#
