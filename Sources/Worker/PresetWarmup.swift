@@ -122,7 +122,7 @@ public actor PresetWarmup {
                 "prompt cache not built; the model serves without it and tries again later",
                 metadata: [
                     "preset": "\(preset.name)", "error": "\(message)", "attempt": "\(attempts)",
-                    "retryInSeconds": "\(delay.components.seconds)",
+                    "retryIn": "\(delay)",
                 ])
         }
     }
