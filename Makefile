@@ -1,7 +1,8 @@
 # RockchipLlama: setup, build, run and test from one command. See docs/deployment.md.
 #
 #   make run      fresh machine to a serving runner: setup, release build, `runner apply deploy/manifests/dev.yaml`
-#   make test     setup, then `swift test` via scripts/test.sh (what .ci/run calls)
+#   make test     lint, setup, the RKLLMSim contract smoke test, then `swift test` via scripts/test.sh (what
+#                 .ci/run calls; with TEST_ARGS set, only lint, setup and those tests)
 #
 # Every recipe that needs the setup's paths runs through scripts/env.sh, the one place that defines
 # PKG_CONFIG_PATH, RUNNER_LLAMA_LIBRARY and RUNNER_TEST_MODEL.
@@ -30,7 +31,10 @@ build: setup
 run: build
 	$(WITH_ENV) $(RUNNER) apply $(MANIFEST)
 
-test: setup
+# Lint first: it takes seconds and needs no setup. The simulator's contract (scripts/rkllmsim-smoke.sh, a few
+# minutes) runs on a whole run, not on one picked with TEST_ARGS.
+test: lint setup
+	@if [ -z "$(TEST_ARGS)" ]; then $(WITH_ENV) bash scripts/rkllmsim-smoke.sh; fi
 	$(WITH_ENV) env SWIFT=$(SWIFT) bash scripts/test.sh $(TEST_ARGS)
 
 # bench-script comes first so a missing script fails before a long build.

@@ -63,6 +63,9 @@ public struct EngineStatus: Sendable, Codable, Equatable {
     /// Requests waiting for a free slot.
     public var queued: Int
     public var promptCaches: [String]
+    /// Declared presets that could not be built, with why and when the worker tries again (the worker's
+    /// warm-up fills this in; an engine on its own leaves it nil).
+    public var promptCacheFailures: [PromptCacheFailure]?
 
     public init(
         engine: String, model: String, runtimeVersion: String, loadMs: Double, contextPerSlot: Int,
@@ -94,5 +97,39 @@ public struct PromptCacheInfo: Sendable, Codable, Equatable {
         self.tokens = tokens
         self.rebuilt = rebuilt
         self.buildMs = buildMs
+    }
+}
+
+/// A prompt-cache preset that could not be built. The model serves without it meanwhile.
+public struct PromptCacheFailure: Sendable, Codable, Equatable {
+    public var name: String
+    /// Why the last attempt failed.
+    public var error: String
+    /// Attempts so far.
+    public var attempts: Int
+    /// Seconds until the next attempt; nil while one is running.
+    public var retryInSeconds: Double?
+
+    public init(name: String, error: String, attempts: Int, retryInSeconds: Double?) {
+        self.name = name
+        self.error = error
+        self.attempts = attempts
+        self.retryInSeconds = retryInSeconds
+    }
+}
+
+/// A model's prompt-cache presets: the ones ready to use and the ones that failed to build.
+public struct PromptCacheReport: Sendable, Codable, Equatable {
+    public var ready: [String]
+    public var failed: [PromptCacheFailure]
+
+    public init(ready: [String], failed: [PromptCacheFailure] = []) {
+        self.ready = ready
+        self.failed = failed
+    }
+
+    /// What a worker's status says about its presets.
+    public init(_ status: EngineStatus) {
+        self.init(ready: status.promptCaches, failed: status.promptCacheFailures ?? [])
     }
 }

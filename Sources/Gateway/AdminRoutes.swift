@@ -7,8 +7,8 @@ internal import NIOCore
 public protocol AdminSource: Sendable {
     /// The device's state as JSON: models, workers, endpoints, clocks, caches.
     func status() async -> Data
-    /// Names of the prompt-cache presets each model has ready.
-    func promptCaches() async -> [String: [String]]
+    /// Each model's prompt-cache presets: the ready ones, and those that failed to build with why.
+    func promptCaches() async -> [String: PromptCacheReport]
     /// Builds (or rebuilds) the preset `name` of `model` from `system`.
     func buildPromptCache(model: String, name: String, system: String) async throws -> PromptCacheInfo
 }
@@ -24,7 +24,9 @@ enum AdminRoutes {
         }
         router.get("/v1/caches") { _, _ in
             guard let source else { throw APIError(.openAI, .notFound, "no prompt caches on this endpoint") }
-            return json(try JSONEncoder().encode(await source.promptCaches()))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return json(try encoder.encode(await source.promptCaches()))
         }
         router.post("/v1/caches/:model/:name") { request, context in
             guard let source else { throw APIError(.openAI, .notFound, "no prompt caches on this endpoint") }

@@ -11,10 +11,14 @@
  * at load time instead of corrupting a run, and carries an FNV-1a checksum of the payload so a truncated or
  * damaged file is refused too. Files are written to a temporary name and renamed into place.
  *
- * Semantics (rkllm-runtime.md §1.3): a run with save_prompt_cache=1 writes the state of batch 0 right
- * after its prefill; rkllm_load_prompt_cache reads a file into memory; from then on every run whose slot
- * starts empty restores the longest common prefix of its tokens and the cached ones and prefills only the
- * rest, until rkllm_release_prompt_cache.
+ * Semantics: the vendor documents that a run with save_prompt_cache=1 writes the file "after inference",
+ * holding what the prefill computed. So the state of batch 0 is captured right after its prefill and
+ * written only when the run ends with FINISH because it finished (end of generation, max_new_tokens or a
+ * full context). A run that is paused, aborted or fails writes nothing: the documentation does not say
+ * those write it, and a caller must not come to rely on a file the real runtime may never write.
+ * rkllm_load_prompt_cache reads a file into memory; from then on every run whose slot starts empty
+ * restores the longest common prefix of its tokens and the cached ones and prefills only the rest, until
+ * rkllm_release_prompt_cache.
  */
 #include "sim.h"
 
@@ -50,8 +54,7 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
 }
 #define FNV_OFFSET 0xcbf29ce484222325ull
 
-int sim_cache_save(sim_handle *h, int b, const char *path) {
-    if (!path || !*path) path = "./prompt_cache.bin"; /* the runtime's documented default */
+int sim_cache_capture(sim_handle *h, int b, sim_prompt_cache *snap) {
     const sim_seq *q = &h->seqs[b];
     int n = q->kv_n;
     if (n <= 0) {
@@ -66,6 +69,25 @@ int sim_cache_save(sim_handle *h, int b, const char *path) {
         sim_log('E', "prompt cache: llama.cpp could not copy the state of batch %d", b);
         return -1;
     }
+    sim_cache_snapshot_free(snap);
+    toks_append(&snap->tokens, q->hist.v, n);
+    snap->state = state;
+    snap->state_size = got;
+    snap->loaded = true;
+    return 0;
+}
+
+void sim_cache_snapshot_free(sim_prompt_cache *snap) {
+    toks_free(&snap->tokens);
+    free(snap->state);
+    snap->state = NULL;
+    snap->state_size = 0;
+    snap->loaded = false;
+}
+
+int sim_cache_write(const sim_handle *h, const sim_prompt_cache *snap, const char *path) {
+    if (!path || !*path) path = "./prompt_cache.bin"; /* the runtime's documented default */
+    int n = snap->tokens.n;
     sim_pc_header hd;
     memset(&hd, 0, sizeof hd);
     memcpy(hd.magic, SIM_PC_MAGIC, 8);
@@ -75,8 +97,8 @@ int sim_cache_save(sim_handle *h, int b, const char *path) {
     hd.n_vocab = h->n_vocab;
     hd.n_embd = h->n_embd;
     hd.n_layer = h->n_layer;
-    hd.state_size = got;
-    hd.checksum = fnv1a(fnv1a(FNV_OFFSET, q->hist.v, (size_t)n * sizeof(llama_token)), state, got);
+    hd.state_size = snap->state_size;
+    hd.checksum = fnv1a(fnv1a(FNV_OFFSET, snap->tokens.v, (size_t)n * sizeof(llama_token)), snap->state, snap->state_size);
 
     sim_buf tmp = {0};
     buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -86,8 +108,9 @@ int sim_cache_save(sim_handle *h, int b, const char *path) {
         sim_log('E', "prompt cache: cannot create %s: %s", tmp.p, strerror(errno));
     } else {
         bool ok = fwrite(&hd, sizeof hd, 1, f) == 1 &&
-                  fwrite(q->hist.v, sizeof(llama_token), (size_t)n, f) == (size_t)n &&
-                  fwrite(state, 1, got, f) == got && fflush(f) == 0 && fsync(fileno(f)) == 0;
+                  fwrite(snap->tokens.v, sizeof(llama_token), (size_t)n, f) == (size_t)n &&
+                  fwrite(snap->state, 1, snap->state_size, f) == snap->state_size && fflush(f) == 0 &&
+                  fsync(fileno(f)) == 0;
         ok = (fclose(f) == 0) && ok;
         if (!ok) {
             sim_log('E', "prompt cache: writing %s failed: %s", tmp.p, strerror(errno));
@@ -101,7 +124,6 @@ int sim_cache_save(sim_handle *h, int b, const char *path) {
         }
     }
     buf_free(&tmp);
-    free(state);
     return rc;
 }
 

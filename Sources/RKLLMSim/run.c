@@ -10,7 +10,9 @@
  *   3. prefill each slot in chunks (abort is checked between chunks) and sample its first token;
  *   4. decode all live slots together, one token each per step, one callback per step with n_batch
  *      results; stop a slot at EOG, max_new_tokens or a full context;
- *   5. one FINISH callback with perf in every result (not after a pause).
+ *   5. with save_prompt_cache, write batch 0's post-prefill state once the run has finished (not after a
+ *      pause or an abort);
+ *   6. one FINISH callback with perf in every result (not after a pause).
  */
 #include "sim.h"
 
@@ -52,6 +54,7 @@ typedef struct {
     double prefill_delay_ms;
     double t_start, t_prefill_end, t_end;
     bool aborted, paused;
+    sim_prompt_cache save; /* save_prompt_cache: batch 0 after its prefill, written if the run finishes */
 } run_state;
 
 #define REPLY_END (-2) /* "sampled" past the end of the canned reply */
@@ -488,7 +491,7 @@ static int run_locked(run_state *r) {
     for (int b = 0; b < r->n && rc == 0; b++) {
         rc = prefill(r, b, mode, NULL);
         if (rc == 0 && b == 0 && infer->prompt_cache_params && infer->prompt_cache_params->save_prompt_cache)
-            sim_cache_save(h, 0, infer->prompt_cache_params->prompt_cache_path);
+            sim_cache_capture(h, 0, &r->save);
     }
     r->t_prefill_end = sim_now_ms();
     if (rc < 0) {
@@ -512,6 +515,16 @@ static int run_locked(run_state *r) {
         return -1;
     }
     r->t_end = sim_now_ms();
+    /* "written after inference": only a run that finished writes it, before its FINISH callback so the
+     * file is there when the caller learns the run is over */
+    if (r->save.loaded) {
+        const char *path = infer->prompt_cache_params->prompt_cache_path;
+        if (r->paused || r->aborted)
+            sim_log('W', "prompt cache %s not saved: the run was %s before it finished",
+                    path && *path ? path : "./prompt_cache.bin", r->paused ? "paused" : "aborted");
+        else
+            sim_cache_write(h, &r->save, path);
+    }
     if (!r->paused) {
         clear_results(r);
         fill_perf(r);
@@ -572,6 +585,7 @@ static int run_with_lock_held(sim_handle *h, const sim_input_t *inputs, const si
         toks_free(&r.new_tokens[b]);
     }
     toks_free(&r.reply);
+    sim_cache_snapshot_free(&r.save);
     free(r.slots);
     free(r.results);
     free(r.new_tokens);

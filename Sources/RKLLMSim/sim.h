@@ -230,8 +230,12 @@ int sim_build_input(sim_handle *h, int b, const sim_input_t *in, bool fresh, sim
 
 /* ---- cache.c ------------------------------------------------------------------------------------- */
 
-/* Saves slot b's computed tokens and their sequence state to path (temp file + rename). 0 or -1. */
-int sim_cache_save(sim_handle *h, int b, const char *path);
+/* Copies slot b's computed tokens and their sequence state into *snap (taken right after its prefill, so
+ * the file holds the prompt and not the answer). 0, or -1 after printing why. */
+int sim_cache_capture(sim_handle *h, int b, sim_prompt_cache *snap);
+/* Writes a captured state to path (temp file + rename). 0, or -1 after printing why. */
+int sim_cache_write(const sim_handle *h, const sim_prompt_cache *snap, const char *path);
+void sim_cache_snapshot_free(sim_prompt_cache *snap);
 /* For a slot that starts empty with `tokens`: restores the loaded prompt cache into slot b if it shares a
  * prefix with them and returns how many tokens are now in the KV cache (0 = nothing reused). */
 int sim_cache_restore(sim_handle *h, int b, const sim_tokens *tokens);

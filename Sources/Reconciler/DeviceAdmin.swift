@@ -32,6 +32,8 @@ public struct DeviceAdmin: Sendable {
             var context: Int
             var worker: WorkerState
             var promptCaches: [String]
+            /// Presets the worker could not build (it serves without them and tries again).
+            var promptCacheFailures: [PromptCacheFailure]
         }
 
         var manifest: String
@@ -47,12 +49,13 @@ public struct DeviceAdmin: Sendable {
         var models: [Status.Model] = []
         for model in manifest.models {
             let worker = await supervisor.state(of: model.name)
-            let caches = worker.running ? await supervisor.client(for: model.name).status().promptCaches : []
+            let caches =
+                worker.running
+                ? PromptCacheReport(await supervisor.client(for: model.name).status()) : PromptCacheReport(ready: [])
             models.append(
                 Status.Model(
                     name: model.name, aliases: model.aliases, engine: model.engine.rawValue, context: model.context,
-                    worker: worker,
-                    promptCaches: caches))
+                    worker: worker, promptCaches: caches.ready, promptCacheFailures: caches.failed))
         }
         let status = Status(
             manifest: manifest.name, soc: manifest.soc.rawValue, clocks: manifest.clocks.rawValue, models: models,
@@ -60,10 +63,10 @@ public struct DeviceAdmin: Sendable {
         return (try? JSONEncoder.state.encode(status)) ?? Data()
     }
 
-    public func promptCaches() async -> [String: [String]] {
+    public func promptCaches() async -> [String: PromptCacheReport] {
         let manifest = await current()
-        var caches: [String: [String]] = [:]
-        for model in manifest.models { caches[model.name] = await supervisor.client(for: model.name).status().promptCaches }
+        var caches: [String: PromptCacheReport] = [:]
+        for model in manifest.models { caches[model.name] = PromptCacheReport(await supervisor.client(for: model.name).status()) }
         return caches
     }
 

@@ -53,18 +53,20 @@ extension RunnerCommand {
                 }
                 let engine = try await EngineFactory.make(
                     model, runtimes: runtimes, cacheDirectory: cacheDirectory, logger: logger)
-                for preset in model.promptCaches {
-                    let info = try await engine.buildPromptCache(
-                        name: preset.name, system: try preset.text(), directory: cacheDirectory)
-                    logger.info(
-                        "prompt cache ready",
-                        metadata: ["preset": "\(info.name)", "tokens": "\(info.tokens)", "rebuilt": "\(info.rebuilt)"])
-                }
+                // A preset that cannot be built is reported and retried; the model serves without it.
+                let warmup = PresetWarmup(
+                    engine: engine,
+                    presets: model.promptCaches.map { preset in .init(name: preset.name, text: { try preset.text() }) },
+                    directory: cacheDirectory, logger: logger)
+                await warmup.buildAll()
+                let retries = Task { await warmup.retryFailed() }
+                defer { retries.cancel() }
                 try FileManager.default.createDirectory(atPath: directory.workers.path, withIntermediateDirectories: true)
                 // A socket file left by a worker that died cannot be bound again.
                 try? FileManager.default.removeItem(atPath: socketPath)
                 let app = WorkerServer.application(
-                    engine: engine, modelName: model.name, cacheDirectory: cacheDirectory, socketPath: socketPath, logger: logger)
+                    engine: engine, modelName: model.name, cacheDirectory: cacheDirectory, warmup: warmup, socketPath: socketPath,
+                    logger: logger)
                 let group = ServiceGroup(
                     configuration: .init(
                         services: [
@@ -73,6 +75,7 @@ extension RunnerCommand {
                         ],
                         gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 try await group.run()
+                retries.cancel()
                 await engine.shutdown()
                 try? FileManager.default.removeItem(atPath: socketPath)
             } catch let error as EngineError {

@@ -8,7 +8,7 @@ public enum InternalAPI {
     public static let tokenize = "/v1/tokenize"
     public static let health = "/v1/health"
     public static let status = "/v1/status"
-    /// Prompt caches the worker has built, and building one more.
+    /// Prompt caches: GET reports the ready and the failed ones (`PromptCacheReport`); POST builds one.
     public static let caches = "/v1/caches"
 
     /// Bodies may carry long conversations and base64 images.

@@ -25,6 +25,9 @@ public struct WorkerClient: Sendable {
         try await post(InternalAPI.embed, EmbedRequest(inputs: inputs))
     }
 
+    /// The worker's presets: ready ones, and those that failed to build with why.
+    public func promptCaches() async throws -> PromptCacheReport { try await get(InternalAPI.caches) }
+
     public func buildPromptCache(name: String, system: String) async throws -> PromptCacheInfo {
         try await post(InternalAPI.caches, BuildCacheRequest(name: name, system: system), timeout: .seconds(600))
     }

@@ -43,7 +43,10 @@ extension ModelTests {
             let runner = Task {
                 for try await event in running { if case .text = event { await log.add("a") } }
             }
-            while await log.count == 0 { try await Task.sleep(for: .milliseconds(2)) }
+            guard try await eventually("the running stream's first token", every: .milliseconds(2), { await log.count > 0 })
+            else {
+                return
+            }
             let longPrompt = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 60)
             var firstToken = false
             await log.add("submit")
@@ -81,21 +84,18 @@ extension ModelTests {
         @Test func cancellingFreesTheSlotAndTheEngineKeepsServing() async throws {
             let engine = try await TestModel.shared.value
             let stream = try await engine.generate(.chat("Write a very long story about a dragon.", maxTokens: 900))
+            let log = EventLog()
             let consumer = Task {
-                var deltas = 0
                 for try await event in stream {
-                    if case .text = event { deltas += 1 }
+                    if case .text = event { await log.add("text") }
                 }
-                return deltas
             }
-            while await engine.status().slots.allSatisfy({ $0.state == .idle }) { try await Task.sleep(for: .milliseconds(5)) }
-            try await Task.sleep(for: .milliseconds(100))
+            // Cancelled while generating: a few tokens in, hundreds before its end.
+            try await eventually("the story's first tokens") { await log.count >= 3 }
             consumer.cancel()
             _ = try? await consumer.value
-            let deadline = ContinuousClock.now + .seconds(2)
-            while await !engine.status().slots.allSatisfy({ $0.state == .idle }) {
-                #expect(ContinuousClock.now < deadline, "the slot was not freed")
-                try await Task.sleep(for: .milliseconds(5))
+            try await eventually("the cancelled generation to free its slot", timeout: .seconds(10)) {
+                await engine.status().slots.allSatisfy { $0.state == .idle }
             }
             let after = try await generate(engine, .chat("What is 2+2?"))
             #expect(after.done?.reason == .stop)

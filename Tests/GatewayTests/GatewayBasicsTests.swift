@@ -13,7 +13,9 @@ struct GatewayBasicsTests {
         let directory: String
 
         func status() async -> Data { Data(#"{"manifest":"test"}"#.utf8) }
-        func promptCaches() async -> [String: [String]] { ["smollm2-135m-instruct": await engine.status().promptCaches] }
+        func promptCaches() async -> [String: PromptCacheReport] {
+            ["smollm2-135m-instruct": PromptCacheReport(await engine.status())]
+        }
         func buildPromptCache(model: String, name: String, system: String) async throws -> PromptCacheInfo {
             try await engine.buildPromptCache(name: name, system: system, directory: directory)
         }
@@ -104,7 +106,7 @@ struct GatewayBasicsTests {
                 .post, base + "/v1/caches/smollm2/support", json: #"{"system":"You are a support agent."}"#)
             #expect(built.status == 200 && built.body.contains(#""name":"support""#), "\(built.body)")
             let listed = try await LiveGateway.send(.get, base + "/v1/caches")
-            #expect(listed.body.contains("support"))
+            #expect(listed.body.contains(#"{"smollm2-135m-instruct":{"failed":[],"ready":["support"]}}"#), "\(listed.body)")
             for bad in ["..%2F..%2Fetc", "Upper", "-dash", "a%20b"] {
                 let refused = try await LiveGateway.send(.post, base + "/v1/caches/smollm2/\(bad)", json: #"{"system":"x"}"#)
                 #expect(refused.status == 400, "\(bad)")

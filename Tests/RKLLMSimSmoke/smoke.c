@@ -148,6 +148,8 @@ typedef struct {
     int hidden_embd, hidden_tokens, hidden_bad;
     int logits_vocab, logits_tokens;
     int n_batch;
+    const char *watch_path; /* a file whose existence is recorded at each callback */
+    int watch_seen_before_finish, watch_seen_at_finish;
 } collector;
 
 static void collector_reset(collector *c, int n_batch) {
@@ -179,6 +181,10 @@ static int on_result(RKLLMResult *res, void *userdata, LLMCallState state) {
         return 0;
     }
     c->calls++;
+    if (c->watch_path && access(c->watch_path, F_OK) == 0) {
+        if (state == RKLLM_RUN_FINISH) c->watch_seen_at_finish++;
+        else c->watch_seen_before_finish++;
+    }
     switch (state) {
     case RKLLM_RUN_NORMAL:
     case RKLLM_RUN_WAITING:
@@ -581,13 +587,33 @@ static void check_main(void) {
                                "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n");
     CHECK(rc == 0, "set_chat_template rc %d", rc);
     const char *q = "Which products does ACME sell?";
+    {
+        /* "written after inference": a save run that is paused or aborted writes nothing */
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, q, NULL, 0, false};
+        run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, cache_path, 0, NULL};
+        collector_reset(&c, 1);
+        c.pause_after = 2;
+        rc = do_run_ex(h, &in, 1, &ro, &c, false);
+        CHECK(rc == 0 && c.finish == 0 && access(cache_path, F_OK) != 0, "paused save run rc %d wrote %s", rc,
+              cache_path);
+        collector_reset(&c, 1);
+        c.handle = h;
+        c.abort_after = 2;
+        rc = do_run_ex(h, &in, 1, &ro, &c, false);
+        CHECK(rc == 0 && c.finish == 1 && access(cache_path, F_OK) != 0, "aborted save run rc %d wrote %s", rc,
+              cache_path);
+    }
     collector_reset(&c, 1);
+    c.watch_path = cache_path;
     {
         in_desc in = {"user", RKLLM_INPUT_PROMPT, q, NULL, 0, false};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, cache_path, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
     }
     CHECK(rc == 0 && access(cache_path, R_OK) == 0, "save run rc %d, file %s", rc, cache_path);
+    CHECK(c.watch_seen_before_finish == 0 && c.watch_seen_at_finish == 1,
+          "the cache file appeared during %d token callbacks and at %d FINISH (expected: only once finished)",
+          c.watch_seen_before_finish, c.watch_seen_at_finish);
     int full = c.perf[0].prefill_tokens;
     CHECK(api.load_prompt_cache(h, cache_path) == 0, "load_prompt_cache failed");
     rc = run1(h, "user", q, 0, &c2);

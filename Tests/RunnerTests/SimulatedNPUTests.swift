@@ -42,15 +42,23 @@ struct SimulatedNPUTests {
 
     let environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
 
-    @Test func applyServesAnRKLLMModelFromAWorker() async throws {
+    /// Each ABI build of the simulator, and the version it reports.
+    static let builds = [("1.2", "1.2.3"), ("1.3", "1.3.0")]
+
+    @Test(arguments: builds) func applyServesAnRKLLMModelFromAWorker(abi: String, version: String) async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let file = try manifest(library: simulator("1.3"), abi: "auto")
+        let file = try manifest(library: simulator(abi), abi: "auto")
         let apply = try RunnerProcess.start(["apply", file.path, "--state-dir", state.path], environment: environment)
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
         let client = WorkerClient(socketPath: state.appendingPathComponent("workers/npu.sock").path)
-        let deadline = ContinuousClock.now + .seconds(60)
-        while (try? await client.health()) == nil, ContinuousClock.now < deadline, apply.process.isRunning {
-            try await Task.sleep(for: .milliseconds(100))
+        let answered = try await eventually("the worker to answer") {
+            guard apply.process.isRunning else { return true }
+            return (try? await client.health()) != nil
+        }
+        guard answered else { return }
+        guard apply.process.isRunning else {
+            Issue.record("runner apply exited: \(apply.output().stderr)")
+            return
         }
         var text = ""
         var usage: Usage?
@@ -64,10 +72,15 @@ struct SimulatedNPUTests {
         #expect(text.contains("Paris"))
         #expect((usage?.cachedPromptTokens ?? 0) > 0, "the preset the worker built was loaded")
         let status = await client.status()
-        #expect(status.engine == "rkllm" && status.runtimeVersion == "1.3.0")
-        kill(apply.process.processIdentifier, SIGTERM)
-        while apply.process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(apply.process.terminationStatus == 0)
+        #expect(status.engine == "rkllm" && status.runtimeVersion == version)
+        #expect(status.promptCaches == ["brief"] && status.promptCacheFailures == [])
+
+        // Through the gateway over HTTP, as a client sees it.
+        let answer = try Curl.chat(port: 18081, model: "npu", prompt: "What is the capital of France?", maxTokens: 24)
+        #expect(answer.status == 200, "\(answer.body)")
+        #expect(answer.body.contains("Paris"), "\(answer.body)")
+
+        #expect(try await apply.terminate() == 0)
     }
 
     @Test func aLibraryOfAnotherABIOrNoLibraryIsRefusedBeforeAnythingStarts() throws {

@@ -31,12 +31,9 @@ struct WorkerAPITests {
         let server = Task { try await app.run() }
         defer { server.cancel() }
         let client = WorkerClient(socketPath: socket)
-        var healthy = false
-        for _ in 0..<100 where !healthy {
-            healthy = (try? await client.health()) != nil
-            if !healthy { try await Task.sleep(for: .milliseconds(50)) }
+        guard try await eventually("the worker to answer its health check", { (try? await client.health()) != nil }) else {
+            return
         }
-        #expect(healthy)
         try await body(client, engine)
         await engine.shutdown()
     }
@@ -73,8 +70,8 @@ struct WorkerAPITests {
         try await withWorker { client, _ in
             func idle() async throws -> Int {
                 // The connection goes back on its event loop right after the answer's end.
-                for _ in 0..<50 where WorkerStreams.shared.idleConnections(to: client.socketPath) == 0 {
-                    try await Task.sleep(for: .milliseconds(10))
+                try await eventually("the connection to go back to the idle list") {
+                    WorkerStreams.shared.idleConnections(to: client.socketPath) > 0
                 }
                 return WorkerStreams.shared.idleConnections(to: client.socketPath)
             }
@@ -90,13 +87,12 @@ struct WorkerAPITests {
             _ = try await events.next()
             events = AsyncThrowingStream<GenerationEvent, any Error> { nil }.makeAsyncIterator()
             _ = try await events.next()
-            // Wait for the worker to let go of the slot: had the connection stayed open, the answer would have
-            // run to its end by then and the connection gone back to the idle list.
-            let deadline = ContinuousClock.now + .seconds(30)
-            while try await !client.fetchStatus().slots.allSatisfy({ $0.state == .idle }), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
+            // The worker lets go of the slot long before 400 tokens only because the connection was closed.
+            // Whatever its event loop still had queued for that connection has run once the loops are drained.
+            try await eventually("the worker to free the abandoned slot") {
+                try await client.fetchStatus().slots.allSatisfy { $0.state == .idle }
             }
-            try await Task.sleep(for: .milliseconds(100))
+            try await drainEventLoops()
             #expect(WorkerStreams.shared.idleConnections(to: client.socketPath) == 0)
             let (text, done) = try await collect(try await client.generate(Self.question))
             #expect(!text.isEmpty && done != nil, "a new connection serves the next generation")

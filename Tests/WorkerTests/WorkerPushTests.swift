@@ -52,10 +52,11 @@ extension WorkerAPITests {
             signal.finish()
         }
 
-        /// Waits for `ended`, then a little longer for anything that should not come.
+        /// Waits for `ended`, then for the receiver's loop to run whatever it had queued, so a call that
+        /// should not come after the end would be counted.
         func waitForEnd() async throws -> Seen {
             for await _ in finished {}
-            try await Task.sleep(for: .milliseconds(100))
+            try await loop.submit {}.get()
             return seen.withLock { $0 }
         }
     }
@@ -98,11 +99,16 @@ extension WorkerAPITests {
                 input: .messages([.user("Write a long story about a dragon who learns to bake bread.")]),
                 sampling: Sampling(temperature: 0), maxTokens: 400)
             let (recorder, stop) = try await push(endless, client)
-            for _ in 0..<200 where recorder.seen.withLock({ $0.text.isEmpty }) { try await Task.sleep(for: .milliseconds(20)) }
+            try await eventually("the first pushed text") { !recorder.seen.withLock { $0.text.isEmpty } }
             // Stopped on its loop, so nothing is on its way to the receiver when `before` is read.
             try await recorder.loop.submit { stop() }.get()
             let before = recorder.seen.withLock { $0.text }
-            try await Task.sleep(for: .milliseconds(300))
+            // The worker frees the slot (long before 400 tokens) once it sees the connection closed; after that
+            // and a pass of the receiver's loop, anything still to reach the receiver would have.
+            try await eventually("the worker to free the stopped generation's slot") {
+                try await client.fetchStatus().slots.allSatisfy { $0.state == .idle }
+            }
+            try await recorder.loop.submit {}.get()
             #expect(!before.isEmpty && recorder.seen.withLock { $0.text } == before && !recorder.seen.withLock { $0.ended })
             // With one slot, the next request can only run once the stopped one let go of it.
             let (text, done) = try await collect(try await client.generate(Self.question))

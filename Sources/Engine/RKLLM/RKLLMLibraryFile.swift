@@ -38,6 +38,10 @@ public struct RKLLMLibraryFile: Sendable, Equatable {
                     + "set runtimes.rkllm.abi to \"1.2\" or \"1.3\"")
         }
         let version = versions.first
+        if let version, let requested, isPrerelease(version) {
+            // The manifest says which ABI this pre-release speaks; its number cannot contradict that.
+            return RKLLMLibraryFile(path: path, version: version, abi: requested)
+        }
         let found = try version.map { (version) throws(EngineError) in try abi(forVersion: version, path: path) }
         switch (requested, found) {
         case (nil, nil):
@@ -55,8 +59,21 @@ public struct RKLLMLibraryFile: Sendable, Equatable {
         }
     }
 
-    /// 1.2.1–1.2.x share one ABI and 1.3.x the next; 1.2.0 and older differ from both.
+    /// A version with anything after `X.Y.Z` (`1.2.1b1`, `1.3.0-rc1`).
+    static func isPrerelease(_ version: String) -> Bool {
+        version.split(separator: ".").count != 3 || !version.split(separator: ".").allSatisfy { Int($0) != nil }
+    }
+
+    /// 1.2.1–1.2.x share one ABI and 1.3.x the next; 1.2.0 and older differ from both. A pre-release's number
+    /// says nothing certain about its layout (1.2.1b1 still has 1.2.0's), so only the manifest can name it.
     static func abi(forVersion version: String, path: String) throws(EngineError) -> RKLLMRuntimeABI {
+        if isPrerelease(version) {
+            throw EngineError(
+                .unsupported,
+                "\(path) is runtime \(version), a pre-release whose ABI cannot be told from its version (1.2.1b1 "
+                    + "still has the 1.2.0 layout); if you know it speaks the 1.2.1+ or the 1.3 layout, set "
+                    + "runtimes.rkllm.abi to \"1.2\" or \"1.3\"")
+        }
         let parts = version.split(separator: ".").compactMap { Int($0) }
         switch (parts.first, parts.dropFirst().first, parts.dropFirst(2).first ?? 0) {
         case (1, 2, let patch) where patch >= 1: return .v1Dot2
@@ -92,8 +109,18 @@ public struct RKLLMLibraryFile: Sendable, Equatable {
                 while end < bytes.count, (bytes[end] >= 0x30 && bytes[end] <= 0x39) || bytes[end] == UInt8(ascii: ".") {
                     end += 1
                 }
+                // A pre-release suffix (`1.2.1b1`, `1.3.0-rc1`) is part of the version: without it a beta
+                // would pass for the release it precedes.
+                let numberEnd = end
+                while end < bytes.count,
+                    (bytes[end] >= 0x30 && bytes[end] <= 0x39) || (bytes[end] | 0x20 >= 0x61 && bytes[end] | 0x20 <= 0x7A)
+                        || bytes[end] == UInt8(ascii: "-") || bytes[end] == UInt8(ascii: "+")
+                {
+                    end += 1
+                }
+                let number = String(decoding: bytes[start..<numberEnd], as: UTF8.self)
                 let text = String(decoding: bytes[start..<end], as: UTF8.self)
-                if text.split(separator: ".").count == 3, !text.hasSuffix(".") { versions.insert(text) }
+                if number.split(separator: ".").count == 3, !number.hasSuffix(".") { versions.insert(text) }
                 index = end
             }
         }

@@ -50,8 +50,8 @@ final class RKLLMRun: RKLLMRunSink {
     let started = ContinuousClock.now
     private(set) var finished = false
     private(set) var runtimeError = false
-    /// Pause the run once no index needs more tokens. Off only where the runtime's own cap ends the run
-    /// (building a prompt cache on 1.3, which should end with FINISH as the vendor documents it).
+    /// Pause the run once no index needs more tokens. Off when building a prompt cache: the runtime writes
+    /// the file only once the run has finished, so it must end on its own, with FINISH.
     var pausesWhenDone = true
     /// The `max_new_tokens` the runtime was given for this run (1.3), if any. An index that reaches it is
     /// left for the runtime to end, so the run finishes with FINISH and its perf stats.

@@ -60,29 +60,41 @@ extension RKLLMRuntime {
         releasePreset()
         handle.clearKVCache(keepSystemPrompt: true)
         forgetConversation()
-        // One generated token is enough to have the prefill saved; 1.2 has no per-run cap, so the sink
-        // pauses after it.
+        // The vendor documents the file as written after inference, so the run is left to finish on its
+        // own and only then is the file looked for: nothing is inferred from a paused or aborted run, which
+        // the documentation does not say writes it. On 1.3 the run's own max_new_tokens ends it after one
+        // token; 1.2 has no per-run cap, so its run goes on to the end of its answer (or the init cap), with
+        // the answer dropped.
         let sink = RKLLMRun([
             RKLLMRun.Slot(
                 job: nil, maxTokens: 1, text: TextStream(stopStrings: []), router: OutputRouter(thinking: false, tools: false))
         ])
-        sink.pausesWhenDone = handle.file.abi == .v1Dot2
+        sink.pausesWhenDone = false
         let input = RKLLMRunInput(role: "user", thinking: false, text: system)
         let status = handle.run(
             Array(repeating: input, count: handle.batch),
             options: RKLLMRunOptions(keepHistory: false, savePromptCache: temporary, maxNewTokens: 1), sink: sink)
         let kvSizes = handle.kvCacheSizes()
         shared.end(kvSizes: kvSizes)
-        guard status == 0, !sink.runtimeError, FileManager.default.fileExists(atPath: temporary) else {
+        let problem: String? =
+            if status != 0 || sink.runtimeError {
+                "rkllm_run failed (it returned \(status)\(sink.runtimeError ? " after an ERROR callback" : ""))"
+            } else if !sink.finished {
+                "the run ended without FINISH, so the runtime did not write the cache"
+            } else if !FileManager.default.fileExists(atPath: temporary) {
+                "the run finished but the runtime wrote no file at \(temporary)"
+            } else {
+                nil
+            }
+        if let problem {
             try? FileManager.default.removeItem(atPath: temporary)
             throw EngineError(
-                .promptCacheFailed, "the rkllm runtime did not write prompt cache \(name) (rkllm_run returned \(status))")
+                .promptCacheFailed, "the rkllm runtime did not write prompt cache \(name): \(problem)")
         }
         do {
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: temporary, toPath: path)
-            // A paused run (1.2) reports no perf stats; the cache then holds the prompt and one answer token.
-            expected.tokens = sink.slots.first?.perf.map { Int($0.prefill_tokens) } ?? max(0, (kvSizes.first ?? 1) - 1)
+            expected.tokens = sink.slots.first?.perf.map { Int($0.prefill_tokens) } ?? 0
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(expected).write(to: URL(fileURLWithPath: sidecarPath), options: .atomic)

@@ -126,6 +126,40 @@ import Testing
         withExtendedLifetime(sim) {}
     }
 
+    @Test(arguments: abis) func aPresetTheRuntimeDoesNotWriteFailsCleanlyAndTheEngineServes(abi: RKLLMRuntimeABI) async throws {
+        let sim = try SimEnvironment()
+        let directory = sim.directory + "/caches"
+        let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi, cacheDirectory: directory))
+        // The simulator writes the file under `<path>.tmp.<pid>` and renames it; a directory in the way makes
+        // the write fail (it prints `E rkllm:` and the run goes on), as a full disk would on a board.
+        let obstacle = directory + "/brief.rkllm-cache.tmp.tmp.\(getpid())"
+        try FileManager.default.createDirectory(atPath: obstacle, withIntermediateDirectories: true)
+        let system = "You answer in one short sentence."
+        do {
+            _ = try await engine.buildPromptCache(name: "brief", system: system, directory: directory)
+            Issue.record("a preset the runtime did not write was reported built")
+        } catch let error as EngineError {
+            #expect(error.code == .promptCacheFailed)
+            #expect(error.message.contains("the run finished but the runtime wrote no file"), "\(error.message)")
+        }
+        // The build let its run finish (the file is only written then), on both ABIs.
+        let end = try #require(sim.lines().last { $0["event"] as? String == "run_end" })
+        #expect(end["paused"] as? Bool == false && end["aborted"] as? Bool == false)
+        #expect(await engine.status().promptCaches.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/brief.rkllm-cache"))
+
+        let answer = try await generate(engine, .chat("Where is Paris?", system: system, maxTokens: 8))
+        #expect(!answer.text.isEmpty && answer.done?.reason != .error)
+
+        try FileManager.default.removeItem(atPath: obstacle)
+        let built = try await engine.buildPromptCache(name: "brief", system: system, directory: directory)
+        #expect(built.rebuilt && built.tokens > 5)
+        #expect(await engine.status().promptCaches == ["brief"])
+        // Stopped before the simulator's environment is unset: the simulator reads it on every call.
+        await engine.shutdown()
+        withExtendedLifetime(sim) {}
+    }
+
     @Test func aRunThatIgnoresAbortIsReportedAsStuck() async throws {
         // The simulator checks for an abort between prefill chunks only; a slow prefill of one chunk stands in
         // for a runtime that does not stop.
@@ -137,9 +171,10 @@ import Testing
         let engine = try await RKLLMEngine.load(configuration)
         let stream = try await engine.generate(.chat("Tell me about the sea.", maxTokens: 4))
         let consumer = Task { for try await _ in stream {} }
-        try await Task.sleep(for: .milliseconds(200))
+        // Cancelled while the runtime is inside the run (prefilling, at 300 ms a token).
+        try await eventually("the run to start") { !sim.runs().isEmpty }
         consumer.cancel()
-        try await Task.sleep(for: .milliseconds(1500))
+        try await eventually("the stuck run to be reported") { !stuck.withLock { $0 }.isEmpty }
         #expect(stuck.withLock { $0 } == ["an aborted rkllm run did not stop within 0.5 s"])
         #expect(sim.calls("rkllm_abort").count == 1)
         await engine.shutdown()
@@ -151,7 +186,7 @@ import Testing
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi, batch: 2))
         // The first request holds the runtime while the next two queue; those two then share one run.
         async let warmup = generate(engine, .chat("Say hello.", maxTokens: 24))
-        try await Task.sleep(for: .milliseconds(100))
+        try await eventually("the first request's run to start") { !sim.runs().isEmpty }
         async let colour = generate(engine, .chat("Name a colour.", maxTokens: 12))
         async let number = generate(engine, .chat("Name a number.", maxTokens: 12))
         let results = try await [warmup, colour, number]

@@ -58,6 +58,20 @@ import Testing
         #expect(try #require(refusal(two)).message.contains("several runtime versions (1.2.3, 1.3.0)"))
     }
 
+    @Test func aPreReleaseIsRefusedUnlessTheManifestNamesItsABI() throws {
+        // 1.2.1b1 is a beta that still has the 1.2.0 layout: its number must not pass for 1.2.1's ABI.
+        let beta = try library(["rkllm-runtime version: 1.2.1b1, rknpu driver version: 0.9.8"])
+        let refused = try #require(refusal(beta))
+        #expect(refused.code == .unsupported)
+        #expect(refused.message.contains("is runtime 1.2.1b1, a pre-release"))
+        #expect(refused.message.contains("runtimes.rkllm.abi"))
+        #expect(
+            try RKLLMLibraryFile.inspect(path: beta, requested: .v1Dot2) == .init(path: beta, version: "1.2.1b1", abi: .v1Dot2))
+        let candidate = try library(["rkllm-runtime version: 1.3.0-rc1"])
+        #expect(try #require(refusal(candidate)).message.contains("is runtime 1.3.0-rc1, a pre-release"))
+        #expect(try RKLLMLibraryFile.inspect(path: candidate, requested: .v1Dot3).version == "1.3.0-rc1")
+    }
+
     @Test func missingWrongArchitectureAndNonELFFilesGetClearErrors() throws {
         let missing = try #require(refusal("/nonexistent/librkllmrt.so"))
         #expect(missing.code == .libraryNotFound)
