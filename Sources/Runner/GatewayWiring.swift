@@ -34,7 +34,7 @@ struct DeviceAdminRoutes: AdminSource {
     let device: DeviceAdmin
 
     func status() async -> Data { await device.status() }
-    func promptCaches() async -> [String: [String]] { await device.promptCaches() }
+    func promptCaches() async -> [String: PromptCacheReport] { await device.promptCaches() }
     func buildPromptCache(model: String, name: String, system: String) async throws -> PromptCacheInfo {
         try await device.buildPromptCache(model: model, name: name, system: system)
     }
