@@ -51,6 +51,7 @@ public enum GatewayServer {
         // Probes stay open so an orchestrator can check the endpoint without a token.
         HealthRoutes.register(on: router, gateway: gateway)
         if let tokens = endpoint.tokens { router.add(middleware: BearerAuth(tokens: tokens)) }
+        GenerationRoutes.register(on: router, gateway: gateway, apis: endpoint.apis)
         if endpoint.apis.contains(.openai) { OpenAIRoutes.register(on: router, gateway: gateway) }
         if endpoint.apis.contains(.ollama) { OllamaRoutes.register(on: router, gateway: gateway) }
         if endpoint.apis.contains(.admin) { AdminRoutes.register(on: router, gateway: gateway, source: admin) }

@@ -13,7 +13,7 @@ struct StreamedPlan {
 }
 
 /// Which requests one endpoint answers at the connection level, and how to read them: streamed generations
-/// on `/v1/chat/completions`, `/v1/completions`, `/api/chat` and `/api/generate` that need none of the
+/// on the generation routes (`GenerationRoutes`) of the endpoint's APIs that need none of the
 /// router's middleware beyond what is checked here (bearer token, body size). Everything else, including
 /// every request that is wrong in any way, goes to the router, which answers it as it always has.
 struct StreamedRoutes: Sendable {
@@ -22,14 +22,9 @@ struct StreamedRoutes: Sendable {
 
     /// Whether a request with this head may be answered here, once its body is read.
     func claims(_ head: HTTPRequest) -> Bool {
-        guard head.method == .post, let path = Self.path(head) else { return false }
-        let api: GatewayServer.Endpoint.API
-        switch path {
-        case "/v1/chat/completions", "/v1/completions": api = .openai
-        case "/api/chat", "/api/generate": api = .ollama
-        default: return false
-        }
-        guard endpoint.apis.contains(api) else { return false }
+        guard head.method == .post, let path = Self.path(head), let route = GenerationRoutes.route(forPath: path),
+            endpoint.apis.contains(route.api)
+        else { return false }
         let fields = head.headerFields
         // Rarely sent by API clients, and each needs the router's handling: CORS headers, an interim 100, a close.
         if !endpoint.corsOrigins.isEmpty, fields[.origin] != nil { return false }
@@ -42,10 +37,8 @@ struct StreamedRoutes: Sendable {
 
     /// The plan for a claimed request whose whole body is `body`, or nil when the router must answer it.
     func plan(_ head: HTTPRequest, body: ByteBuffer, started: ContinuousClock.Instant) -> StreamedPlan? {
-        guard let path = Self.path(head) else { return nil }
-        return path.hasPrefix("/v1/")
-            ? OpenAIRoutes.streamedPlan(path, body: body, gateway)
-            : OllamaGenerationRoutes.streamedPlan(path, body: body, started: started, gateway)
+        guard let path = Self.path(head), let route = GenerationRoutes.route(forPath: path) else { return nil }
+        return route.streamedPlan(body, started, gateway)
     }
 
     /// The path without a query; nil when there is none to route.

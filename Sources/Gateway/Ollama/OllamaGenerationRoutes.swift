@@ -46,19 +46,37 @@ enum OllamaGenerationRoutes {
         var stream: Bool
     }
 
-    static func register(on router: Router<GatewayContext>, gateway: Gateway) {
-        router.post("/api/chat") { request, context in
-            let started = ContinuousClock.now
-            let wire = try await gateway.decode(OllamaChatRequest.self, from: request, .ollama)
-            return try await answer(chat(wire, gateway), shape: .chat, started: started, context: context, gateway: gateway)
-        }
-        router.post("/api/generate") { request, context in
-            let started = ContinuousClock.now
-            let wire = try await gateway.decode(OllamaGenerateRequest.self, from: request, .ollama)
-            return try await answer(
-                generate(wire, gateway), shape: .generate, started: started, context: context, gateway: gateway)
-        }
-    }
+    /// Chat and generate, on the router and on the streamed path.
+    static let generationRoutes = [
+        GenerationRoute(
+            path: "/api/chat", api: .ollama,
+            answer: { request, context, gateway in
+                let started = ContinuousClock.now
+                let wire = try await gateway.decode(OllamaChatRequest.self, from: request, .ollama)
+                return try await answer(chat(wire, gateway), shape: .chat, started: started, context: context, gateway: gateway)
+            },
+            streamedPlan: { body, started, gateway in
+                // Non-streamed requests are the router's to answer: they are turned away before the adapter runs.
+                guard let wire = try? JSONDecoder().decode(OllamaChatRequest.self, from: Data(buffer: body)),
+                    wire.stream ?? true
+                else { return nil }
+                return streamedPlan(try? chat(wire, gateway), shape: .chat, started: started)
+            }),
+        GenerationRoute(
+            path: "/api/generate", api: .ollama,
+            answer: { request, context, gateway in
+                let started = ContinuousClock.now
+                let wire = try await gateway.decode(OllamaGenerateRequest.self, from: request, .ollama)
+                return try await answer(
+                    generate(wire, gateway), shape: .generate, started: started, context: context, gateway: gateway)
+            },
+            streamedPlan: { body, started, gateway in
+                guard let wire = try? JSONDecoder().decode(OllamaGenerateRequest.self, from: Data(buffer: body)),
+                    wire.stream ?? true
+                else { return nil }
+                return streamedPlan(try? generate(wire, gateway), shape: .generate, started: started)
+            }),
+    ]
 
     static func chat(_ wire: OllamaChatRequest, _ gateway: Gateway) throws -> Generation {
         let model = try gateway.model(wire.model, .ollama)
@@ -83,28 +101,7 @@ enum OllamaGenerationRoutes {
 
     /// The connection-level path's share of the two routes (see `StreamedGenerationHandler`): a streamed
     /// generation that is valid as it stands, or nil for the routes to answer.
-    static func streamedPlan(_ path: String, body: ByteBuffer, started: ContinuousClock.Instant, _ gateway: Gateway)
-        -> StreamedPlan?
-    {
-        let data = Data(buffer: body)
-        let generation: Generation?
-        let shape: Shape
-        switch path {
-        // Non-streamed requests are the routes' to answer: they are turned away before the adapter runs.
-        case "/api/chat":
-            shape = .chat
-            guard let wire = try? JSONDecoder().decode(OllamaChatRequest.self, from: data), wire.stream ?? true else {
-                return nil
-            }
-            generation = try? chat(wire, gateway)
-        case "/api/generate":
-            shape = .generate
-            guard let wire = try? JSONDecoder().decode(OllamaGenerateRequest.self, from: data), wire.stream ?? true else {
-                return nil
-            }
-            generation = try? generate(wire, gateway)
-        default: return nil
-        }
+    static func streamedPlan(_ generation: Generation?, shape: Shape, started: ContinuousClock.Instant) -> StreamedPlan? {
         // A keep_alive the routes would refuse is theirs to explain.
         guard let generation, !generation.isLoad,
             (try? OllamaAdapter.asksToUnload(generation.keepAlive)) != nil

@@ -15,7 +15,6 @@ enum OllamaRoutes {
         getAndHead("/api/version", on: router) { json(["version": gateway.version]) }
         getAndHead("/api/tags", on: router) { json(OllamaModels.tags(gateway.registry.models)) }
         OllamaModelRoutes.register(on: router, gateway: gateway)
-        OllamaGenerationRoutes.register(on: router, gateway: gateway)
         OllamaEmbedRoutes.register(on: router, gateway: gateway)
     }
 

@@ -10,9 +10,18 @@ internal import NIOFoundationEssentialsCompat
 enum OpenAIRoutes {
     static let api = "openai"
 
+    /// Chat and text completions, on the router and on the streamed path.
+    static let generationRoutes = [
+        GenerationRoute(
+            path: "/v1/chat/completions", api: .openai, answer: chatCompletions,
+            streamedPlan: { body, _, gateway in streamedChatPlan(body, gateway) }),
+        GenerationRoute(
+            path: "/v1/completions", api: .openai, answer: completions,
+            streamedPlan: { body, _, gateway in streamedCompletionPlan(body, gateway) }),
+    ]
+
+    /// Everything else of the surface; `generationRoutes` are registered with the other APIs' generation routes.
     static func register(on router: Router<GatewayContext>, gateway: Gateway) {
-        router.post("/v1/chat/completions") { request, context in try await chatCompletions(request, context, gateway) }
-        router.post("/v1/completions") { request, context in try await completions(request, context, gateway) }
         router.post("/v1/embeddings") { request, _ in
             try await Gateway.offTheEventLoop { try await embeddings(request, gateway) }
         }
@@ -41,25 +50,21 @@ enum OpenAIRoutes {
         return try OpenAIResponses.json(OpenAIAdapter.textCompletion(answer, envelope))
     }
 
-    /// The connection-level path's share of the two routes above (see `StreamedGenerationHandler`): a streamed
-    /// request that is valid as it stands, or nil for the routes to answer (and to explain what is wrong).
-    static func streamedPlan(_ path: String, body: ByteBuffer, _ gateway: Gateway) -> StreamedPlan? {
-        let data = Data(buffer: body)
-        switch path {
-        case "/v1/chat/completions":
-            guard let body = try? JSONDecoder().decode(OpenAIChatRequest.self, from: data), body.stream,
-                let (model, generation, envelope) = try? chatGeneration(body, gateway)
-            else { return nil }
-            return StreamedPlan(
-                model: model, request: generation, api: api, style: .openAI, encoder: chatStream(body, envelope))
-        case "/v1/completions":
-            guard let body = try? JSONDecoder().decode(OpenAICompletionRequest.self, from: data), body.stream,
-                let (model, generation, envelope) = try? completionGeneration(body, gateway)
-            else { return nil }
-            return StreamedPlan(
-                model: model, request: generation, api: api, style: .openAI, encoder: completionStream(body, envelope))
-        default: return nil
-        }
+    /// The streamed path's share of chat completions: a streamed request valid as it stands, else nil.
+    static func streamedChatPlan(_ body: ByteBuffer, _ gateway: Gateway) -> StreamedPlan? {
+        guard let body = try? JSONDecoder().decode(OpenAIChatRequest.self, from: Data(buffer: body)), body.stream,
+            let (model, generation, envelope) = try? chatGeneration(body, gateway)
+        else { return nil }
+        return StreamedPlan(model: model, request: generation, api: api, style: .openAI, encoder: chatStream(body, envelope))
+    }
+
+    /// The streamed path's share of text completions.
+    static func streamedCompletionPlan(_ body: ByteBuffer, _ gateway: Gateway) -> StreamedPlan? {
+        guard let body = try? JSONDecoder().decode(OpenAICompletionRequest.self, from: Data(buffer: body)), body.stream,
+            let (model, generation, envelope) = try? completionGeneration(body, gateway)
+        else { return nil }
+        return StreamedPlan(
+            model: model, request: generation, api: api, style: .openAI, encoder: completionStream(body, envelope))
     }
 
     static func chatGeneration(_ body: OpenAIChatRequest, _ gateway: Gateway) throws -> (
