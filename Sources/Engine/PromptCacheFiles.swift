@@ -64,16 +64,22 @@ enum FNV1a {
     }
 }
 
-/// Where one preset's files live: `<directory>/<name>.state` and `<name>.json`.
-struct PromptCachePaths {
-    let state: String
-    let sidecar: String
+/// Where one preset's files live: the saved state (`<name>.state` from llama.cpp, `<name>.rkllm-cache` from
+/// the rkllm runtime) and `<name>.json`, the sidecar written last, once the state is complete.
+public struct PromptCachePaths: Sendable {
+    public let state: String
+    public let rkllmCache: String
+    public let sidecar: String
 
-    init(directory: String, name: String) {
+    public init(directory: String, name: String) {
         let base = directory.hasSuffix("/") ? directory : directory + "/"
         state = base + name + ".state"
+        rkllmCache = base + name + ".rkllm-cache"
         sidecar = base + name + ".json"
     }
+
+    /// Every file the preset may have, whichever engine built it.
+    public var all: [String] { [state, rkllmCache, sidecar] }
 
     func readSidecar() -> PromptCacheSidecar? {
         guard let data = FileManager.default.contents(atPath: sidecar) else { return nil }

@@ -1,3 +1,4 @@
+internal import Engine
 public import Foundation
 public import Manifest
 
@@ -80,7 +81,7 @@ public struct StateObserver: Sendable {
                 observed.modelFiles["\(model.name)/\(lora.name)"] = path
             }
             for preset in model.promptCaches
-            where fileManager.fileExists(atPath: state.promptCache(model: model.name, preset: preset.name).path) {
+            where fileManager.fileExists(atPath: state.promptCache(model: model.name, preset: preset.name).sidecar) {
                 observed.promptCaches.insert("\(model.name)/\(preset.name)")
             }
         }

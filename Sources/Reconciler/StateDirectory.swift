@@ -1,6 +1,7 @@
+public import Engine
 public import Foundation
 
-/// The runner's state directory (DESIGN §7): HF cache, prompt caches, worker sockets and records, and the
+/// The runner's state directory: HF cache, prompt caches, worker sockets and records, and the
 /// last applied manifest. Only paths here; reading and writing live with the code that owns each file.
 public struct StateDirectory: Sendable, Equatable {
     public var root: URL
@@ -36,8 +37,9 @@ public struct StateDirectory: Sendable, Equatable {
 
     public func workerRecord(_ model: String) -> URL { workers.appendingPathComponent("\(model).json") }
     public func workerSocket(_ model: String) -> URL { workers.appendingPathComponent("\(model).sock") }
-    public func promptCache(model: String, preset: String) -> URL {
-        promptCaches.appendingPathComponent(model).appendingPathComponent("\(preset).bin")
+    /// One preset's files; its sidecar exists once the preset is built.
+    public func promptCache(model: String, preset: String) -> PromptCachePaths {
+        PromptCachePaths(directory: promptCaches.appendingPathComponent(model).path, name: preset)
     }
 }
 

@@ -25,7 +25,8 @@ struct StateObserverTests {
         try write(
             "weights",
             to: "hub/models--org--qwen/snapshots/\(commit)/Qwen_Qwen3-0.6B-w8a8-opt0-hybrid0-npu3-ctx16384-rk3588.rkllm")
-        try write("kv", to: "state/caches/smollm2-135m-instruct/support.bin")
+        try write("kv", to: "state/caches/smollm2-135m-instruct/support.state")
+        try write("{}", to: "state/caches/smollm2-135m-instruct/support.json")
         try FileManager.default.createDirectory(at: state.workers, withIntermediateDirectories: true)
         // A stand-in worker: a live process whose command line names the worker and its model.
         let stand = Process()

@@ -110,6 +110,7 @@ struct ApplyCommandTests {
         let plan = try RunnerProcess.run(
             ["plan", device.manifest.path, "--state-dir", device.state.path], environment: environment)
         #expect(plan.stdout.contains("+ worker smollm2"))
+        #expect(plan.stdout.contains("= cache smollm2/brief"), "the preset the worker built is seen as built")
         #expect(plan.stdout.contains("= endpoint local"))
     }
 

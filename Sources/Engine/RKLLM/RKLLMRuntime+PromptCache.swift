@@ -30,9 +30,8 @@ extension RKLLMRuntime {
     /// The cache holds the prefill of `system` as the start of a user turn, which is where a fresh
     /// conversation puts the system text, so requests whose system prompt starts with it reuse it.
     func buildPromptCache(name: String, system: String, directory: String) throws(EngineError) -> PromptCacheInfo {
-        let base = (directory.hasSuffix("/") ? directory : directory + "/") + name
-        let path = base + ".rkllm-cache"
-        let sidecarPath = base + ".json"
+        let files = PromptCachePaths(directory: directory, name: name)
+        let (path, sidecarPath) = (files.rkllmCache, files.sidecar)
         var expected = RKLLMPromptCacheSidecar(
             name: name, model: try FileIdentity.of(path: configuration.modelPath),
             library: try FileIdentity.of(path: handle.file.path), runtimeVersion: handle.file.version ?? "",
