@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""RockchipLlama benchmark (issue 3, DESIGN §9): the worker against the same libllama driven directly.
+"""RockchipLlama's worker benchmark: the worker against the same libllama driven directly.
 
 bench/run.sh drives this script one phase at a time (it owns the worker processes); each phase writes one
 JSON file into the results directory and `report` turns them into the table. Phases:

@@ -1,4 +1,4 @@
-"""Issue 4's benchmark: what the gateway adds on top of the worker it routes to.
+"""The gateway benchmark: what the gateway adds on top of the worker it routes to.
 
 Starts `runner apply` on a one-model manifest with an OpenAI endpoint, then alternates the same raw-prompt
 generation through the worker's Unix socket (POST /v1/generate) and through the gateway over TCP
@@ -6,7 +6,7 @@ generation through the worker's Unix socket (POST /v1/generate) and through the 
   - time to first token, many short requests: gateway-added = median(gateway) - median(worker); target <= 1 ms
     (a new connection per request on both sides; then again with each side's connection kept open);
   - streaming tokens/s with 128-token answers: target gateway >= 0.99 x worker. With 2 threads, the same
-    libllama driven directly (bench/direct.py, issue 3's baseline) runs in the same rounds, for DESIGN section 9's
+    libllama driven directly (bench/direct.py, the worker benchmark's baseline) runs in the same rounds, for the
     end-to-end budget: gateway + worker >= 0.95 x libllama directly.
 
 Both are measured twice, with llama.cpp on every core of the 2-core development machine (threads: 2), where
@@ -158,7 +158,7 @@ def report(r):
     if r["rate_direct"]:
         e2e = r["end_to_end_ratio"]
         print(f"libllama directly         {median(r['rate_direct']):6.1f} tok/s  {[round(x, 1) for x in r['rate_direct']]}")
-        print(f"gateway / libllama        {e2e:6.3f}x   DESIGN budget >= 0.95x   {'PASS' if e2e >= 0.95 else 'MISS'}")
+        print(f"gateway / libllama        {e2e:6.3f}x   budget >= 0.95x   {'PASS' if e2e >= 0.95 else 'MISS'}")
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Issue 5's benchmark: what the runner costs on the rkllm path, through RKLLMSim with a fixed per-token delay
+"""The rkllm benchmark: what the runner costs on the rkllm path, through RKLLMSim with a fixed per-token delay
 standing in for the NPU (30 ms ≈ 33 tokens/s, Rockchip's figure for Qwen3-0.6B on RK3588).
 
 Alternates, on the same prompt and greedy settings:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The issue-3 benchmark (DESIGN §9): `runner worker` against the same libllama driven directly, side by side
+# The worker benchmark: `runner worker` against the same libllama driven directly, side by side
 # in one run, printed as a table of ratios plus one `BENCH_JSON {...}` line.
 #
 #   make bench                 # builds the runner first; runs this through scripts/env.sh

@@ -29,8 +29,8 @@
  *   - LLMHandle, LLMCallState and the CPU mask constants are shared and declared once.
  *
  * Layout: every type's size and alignment and every field's offset and size are checked with static
- * assertions at the end of this file, against the numbers in the project's reference notes on the
- * runtime (rkllm-runtime.md §1.2; LP64, which covers aarch64 and x86_64).
+ * assertions at the end of this file, against the sizes and offsets of the vendor's rkllm.h for 1.2.x and
+ * 1.3.x on LP64 (aarch64 and x86_64).
  */
 #ifndef ROCKCHIPLLAMA_RKLLM_ABI_H
 #define ROCKCHIPLLAMA_RKLLM_ABI_H
@@ -495,7 +495,7 @@ typedef rkllm_set_cross_attn_params_fn rkllm13_set_cross_attn_params_fn;
 /* ====================================================================================================
  * Layout checks
  *
- * The numbers are those of reference/rkllm-runtime.md §1.2 for LP64 (8-byte pointers and size_t, 4-byte
+ * The numbers are those of the vendor's rkllm.h for LP64 (8-byte pointers and size_t, 4-byte
  * int, float and enums, 1-byte bool, natural alignment). aarch64 (AAPCS64, Linux and Apple) and x86_64
  * (System V) agree on every type used here: there are no bit-fields, long doubles or 128-bit integers,
  * and both give enums with small non-negative values 4 bytes. So one set of checks covers both and no

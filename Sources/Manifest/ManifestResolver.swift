@@ -97,7 +97,7 @@ struct ManifestResolver {
     }
 
     /// rkllm models without an explicit NPU domain get the lowest free one, in declaration order: two large
-    /// models in one IOMMU domain fail to load together (rkllm-runtime notes §1.7).
+    /// models in one IOMMU domain fail to load together (the runtime's `base_domain_id`).
     private mutating func assignNPUDomains(_ models: inout [ResolvedModel]) {
         var owners: [Int: String] = [:]
         for (index, model) in manifest.models.enumerated() where models[index].npu != nil {

@@ -1,6 +1,6 @@
 public import Engine
 
-/// The worker's internal HTTP/1.1 API over a Unix socket (DESIGN §3). Internal and versioned: the gateway
+/// The worker's internal HTTP/1.1 API over a Unix socket. Internal and versioned: the gateway
 /// and the supervisor are its only clients, and both ship in the same binary as the worker.
 public enum InternalAPI {
     public static let generate = "/v1/generate"

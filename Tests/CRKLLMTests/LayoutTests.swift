@@ -1,6 +1,6 @@
 // Checks from Swift what Sources/CRKLLM/rkllm_abi.h promises about the librkllmrt ABI.
 //
-// Every number below is written out by hand from reference/rkllm-runtime.md §1.2 (LP64: aarch64 and
+// Every number below is written out by hand from the vendor's rkllm.h layouts (LP64: aarch64 and
 // x86_64). None is computed from the header, so a wrong declaration fails here even if it is
 // self-consistent. Where the reference gives only a struct's size and field order, the offsets are those
 // that order implies under natural alignment, and the test says so. Field sizes follow from the C types

@@ -2,7 +2,7 @@ internal import Foundation
 internal import Hummingbird
 internal import NIOCore
 
-/// The Ollama-compatible surface (reference/http-apis.md §1): NDJSON streams by default, `stream: false` for one
+/// The Ollama-compatible surface, answering as Ollama's own server does: NDJSON streams by default, `stream: false` for one
 /// object, durations in nanoseconds, errors as `{"error": "..."}`.
 enum OllamaRoutes {
     static func register(on router: Router<GatewayContext>, gateway: Gateway) {

@@ -51,7 +51,7 @@ public struct ClockKnob: Codable, Sendable, Equatable {
 }
 
 /// What `clocks: pinned` sets on each SoC: the values of Rockchip's `fix_freq_<soc>.sh` (rknn-llm
-/// `scripts/`, shared/reference/rkllm-runtime.md §1.6), in the scripts' order.
+/// `scripts/`), in the scripts' order.
 public struct ClockProfile: Sendable, Equatable {
     public var soc: SoC
     public var knobs: [ClockKnob]
