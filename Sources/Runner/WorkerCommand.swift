@@ -4,8 +4,6 @@ import Foundation
 import Logging
 import Manifest
 import Reconciler
-import ServiceLifecycle
-import UnixSignals
 import Worker
 
 extension RunnerCommand {
@@ -44,40 +42,12 @@ extension RunnerCommand {
                 Console.error("error: worker \(declared.name): \(error)")
                 throw ExitCode.failure
             }
-            let cacheDirectory = directory.promptCaches.appendingPathComponent(model.name).path
-            let socketPath = directory.workerSocket(model.name).path
+            let host = WorkerHost(
+                model: model, runtimes: runtimes,
+                cacheDirectory: directory.promptCaches.appendingPathComponent(model.name).path,
+                socketPath: directory.workerSocket(model.name).path, logger: logger)
             do {
-                if let cpus = model.npu?.cpus, !cpus.isEmpty {
-                    // Before the engine starts its threads, which inherit the mask.
-                    if let problem = CPUAffinity.pinProcess(to: cpus) { logger.warning("CPU affinity not set: \(problem)") }
-                }
-                let engine = try await EngineFactory.make(
-                    model, runtimes: runtimes, cacheDirectory: cacheDirectory, logger: logger)
-                // A preset that cannot be built is reported and retried; the model serves without it.
-                let warmup = PresetWarmup(
-                    engine: engine,
-                    presets: model.promptCaches.map { preset in .init(name: preset.name, text: { try preset.text() }) },
-                    directory: cacheDirectory, logger: logger)
-                await warmup.buildAll()
-                let retries = Task { await warmup.retryFailed() }
-                defer { retries.cancel() }
-                try FileManager.default.createDirectory(atPath: directory.workers.path, withIntermediateDirectories: true)
-                // A socket file left by a worker that died cannot be bound again.
-                try? FileManager.default.removeItem(atPath: socketPath)
-                let app = WorkerServer.application(
-                    engine: engine, modelName: model.name, cacheDirectory: cacheDirectory, warmup: warmup, socketPath: socketPath,
-                    logger: logger)
-                let group = ServiceGroup(
-                    configuration: .init(
-                        services: [
-                            .init(service: app),
-                            .init(service: ParentWatch(), successTerminationBehavior: .gracefullyShutdownGroup),
-                        ],
-                        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-                try await group.run()
-                retries.cancel()
-                await engine.shutdown()
-                try? FileManager.default.removeItem(atPath: socketPath)
+                try await host.run(until: [ParentWatch()])
             } catch let error as EngineError {
                 Console.error("error: worker \(model.name): \(error.message)")
                 throw ExitCode.failure
