@@ -1,4 +1,5 @@
 public import Manifest
+internal import Worker
 
 /// What differs between the manifest that runs and a new one, in the terms `runner serve` acts on: which
 /// workers start, stop or restart, which endpoints' servers start, stop or restart, and which endpoints

@@ -1,6 +1,7 @@
 internal import Foundation
 public import Logging
 public import Manifest
+internal import Worker
 
 /// The manifest `runner serve` runs, changed in place: a new manifest stops, starts and restarts only the
 /// workers it has to; files and clocks that drift are put back (see `LiveDeployment+Drift.swift`).

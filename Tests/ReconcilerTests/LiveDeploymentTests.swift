@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Manifest
 import Testing
+import Worker
 
 @testable import Reconciler
 
