@@ -34,6 +34,8 @@ public actor WorkerSupervisor {
         /// When it was restarted, within the backoff's crash-loop window.
         var recentRestarts: [ContinuousClock.Instant] = []
         var crashLoop: WorkerRecord.CrashLoop?
+        /// How its previous process ended, carried into each new process's record.
+        var lastExit: WorkerRecord.Exit?
         /// Health checks missed in a row.
         var missedHealthChecks = 0
         /// Set when the supervisor killed it for not answering, so its exit is reported as such.
@@ -70,13 +72,18 @@ public actor WorkerSupervisor {
     }
 
     /// Starts the worker and returns once it answers its health check; throws with the end of its log if it
-    /// exits or stays silent first.
-    public func start(_ launch: Launch) async throws {
+    /// exits or stays silent first. With `superviseOnFailure`, a worker that fails to come up stays
+    /// supervised (restarted with backoff as if it had crashed) and the error only reports it.
+    public func start(_ launch: Launch, superviseOnFailure: Bool = false) async throws {
         let process = try spawn(launch, restarts: 0)
         workers[launch.model] = Supervised(launch: launch, process: process)
         do {
             try await waitUntilHealthy(launch.model, process: process)
         } catch {
+            if superviseOnFailure, !Task.isCancelled {
+                // Its exit (a silent one is killed by the wait) goes through `exited`, which restarts it.
+                throw error
+            }
             // A worker that never came up is not restarted behind the caller's back (nor left running when
             // the wait was cancelled).
             workers[launch.model] = nil
@@ -114,7 +121,9 @@ public actor WorkerSupervisor {
 
     // MARK: Processes
 
-    private func spawn(_ launch: Launch, restarts: Int, crashLoop: WorkerRecord.CrashLoop? = nil) throws -> Process {
+    private func spawn(
+        _ launch: Launch, restarts: Int, crashLoop: WorkerRecord.CrashLoop? = nil, lastExit: WorkerRecord.Exit? = nil
+    ) throws -> Process {
         try FileManager.default.createDirectory(at: state.workers, withIntermediateDirectories: true)
         let logURL = state.workers.appendingPathComponent("\(launch.model).log")
         if !FileManager.default.fileExists(atPath: logURL.path) {
@@ -140,6 +149,7 @@ public actor WorkerSupervisor {
             model: launch.model, pid: process.processIdentifier, socket: state.workerSocket(launch.model).path, startedAt: Date())
         record.restarts = restarts
         record.crashLoop = crashLoop
+        record.lastExit = lastExit
         try AtomicFile.write(json: record, to: state.workerRecord(launch.model))
         logger.info("worker started", metadata: ["model": "\(launch.model)", "pid": "\(process.processIdentifier)"])
         return process
@@ -152,13 +162,16 @@ public actor WorkerSupervisor {
             if !process.isRunning {
                 throw ReconcilerError(
                     .workerFailed,
-                    "worker \(model) exited with status \(process.terminationStatus) while starting:\n\(logTail(model))")
+                    "worker \(model) exited with status \(process.terminationStatus) while starting:\n"
+                        + logTail(model).joined(separator: "\n"))
             }
             if (try? await client.health()) != nil { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         kill(process.processIdentifier, SIGKILL)
-        throw ReconcilerError(.workerFailed, "worker \(model) did not answer within \(readinessTimeout):\n\(logTail(model))")
+        throw ReconcilerError(
+            .workerFailed, "worker \(model) did not answer within \(readinessTimeout):\n" + logTail(model).joined(separator: "\n")
+        )
     }
 
     private func exited(_ model: String, process: Process, status: Int32, signalled: Bool) async {
@@ -168,18 +181,30 @@ public actor WorkerSupervisor {
             worker.killedAsUnresponsive
             ? "stopped answering its health check and was killed"
             : signalled ? "was killed by signal \(status)" : "exited with status \(status)"
-        logger.error("worker \(how)", metadata: ["model": "\(model)", "pid": "\(process.processIdentifier)"])
+        // The reason is in the worker's own output, so the end of it goes with the report.
+        let exit = WorkerRecord.Exit(at: Date(), reason: how, log: logTail(model))
+        workers[model]?.lastExit = exit
+        logger.error(
+            "worker \(how); the end of its log:\n\(exit.log.map { "  | \($0)" }.joined(separator: "\n"))",
+            metadata: ["model": "\(model)", "pid": "\(process.processIdentifier)"])
         let failed = signalled || status != 0
         guard worker.launch.restart == .always || (worker.launch.restart == .onFailure && failed) else {
             workers[model] = nil
-            try? FileManager.default.removeItem(at: state.workerRecord(model))
+            // A failure stays on record for `runner status`; a clean exit leaves nothing to report.
+            if failed {
+                writeRecord(model) { $0.lastExit = exit }
+            } else {
+                try? FileManager.default.removeItem(at: state.workerRecord(model))
+            }
             return
         }
+        writeRecord(model) { $0.lastExit = exit }
         let delay = scheduleRestart(model, worker)
         try? await Task.sleep(for: delay)
         guard let current = workers[model], current.process === process, !current.stopping else { return }
         do {
-            let replacement = try spawn(worker.launch, restarts: current.restarts, crashLoop: current.crashLoop)
+            let replacement = try spawn(
+                worker.launch, restarts: current.restarts, crashLoop: current.crashLoop, lastExit: current.lastExit)
             workers[model]?.process = replacement
             workers[model]?.healthySince = nil
             workers[model]?.missedHealthChecks = 0
@@ -236,9 +261,12 @@ public actor WorkerSupervisor {
         try? AtomicFile.write(json: record, to: state.workerRecord(model))
     }
 
-    private func logTail(_ model: String, lines: Int = 20) -> String {
+    /// The last lines of the worker's log (its stdout and stderr), without the empty one after the last newline.
+    private func logTail(_ model: String, lines: Int = WorkerRecord.Exit.logLines) -> [String] {
         let url = state.workers.appendingPathComponent("\(model).log")
         let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+        var all = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if all.last == "" { all.removeLast() }
+        return Array(all.suffix(lines))
     }
 }
