@@ -48,6 +48,8 @@ public actor WorkerSupervisor {
     public let backoff: RestartBackoff
     public let health: HealthPolicy
     var workers: [String: Supervised] = [:]
+    /// Where each model's current process began writing its log, so its exit reports its own output only.
+    var logStarts: [String: UInt64] = [:]
 
     public init(
         state: StateDirectory, logger: Logger, readinessTimeout: Duration = .seconds(300), backoff: RestartBackoff = .init(),
@@ -130,7 +132,7 @@ public actor WorkerSupervisor {
             _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         }
         let log = try FileHandle(forWritingTo: logURL)
-        log.seekToEndOfFile()
+        logStarts[launch.model] = log.seekToEndOfFile()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: launch.executable)
         process.arguments = launch.arguments
@@ -165,7 +167,9 @@ public actor WorkerSupervisor {
                     "worker \(model) exited with status \(process.terminationStatus) while starting:\n"
                         + logTail(model).joined(separator: "\n"))
             }
-            if (try? await client.health()) != nil { return }
+            // Each check is bounded: the HTTP client keeps retrying a socket nobody listens on until its own
+            // timeout (30 s), and a worker that exits meanwhile should be noticed at once.
+            if await Self.answers(client, within: .seconds(1)) { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         kill(process.processIdentifier, SIGKILL)
@@ -261,10 +265,14 @@ public actor WorkerSupervisor {
         try? AtomicFile.write(json: record, to: state.workerRecord(model))
     }
 
-    /// The last lines of the worker's log (its stdout and stderr), without the empty one after the last newline.
+    /// The last lines its current process wrote to the worker's log (its stdout and stderr), without the
+    /// empty one after the last newline.
     private func logTail(_ model: String, lines: Int = WorkerRecord.Exit.logLines) -> [String] {
         let url = state.workers.appendingPathComponent("\(model).log")
-        let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return [] }
+        defer { try? handle.close() }
+        try? handle.seek(toOffset: logStarts[model] ?? 0)
+        let text = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
         var all = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if all.last == "" { all.removeLast() }
         return Array(all.suffix(lines))
