@@ -82,11 +82,14 @@ public struct ApplyExecutor: Sendable {
         for model in desired.models {
             do {
                 try await supervisor.start(launch(model), superviseOnFailure: true)
-            } catch  where !Task.isCancelled {
-                failures[model.name] = "\(error)"
             } catch {
-                await supervisor.stopAll()
-                throw error
+                // A cancelled apply (SIGTERM while starting) stops what it started; any other failure is
+                // reported and the worker stays supervised.
+                guard !Task.isCancelled else {
+                    await supervisor.stopAll()
+                    throw error
+                }
+                failures[model.name] = "\(error)"
             }
         }
         try AtomicFile.write(json: desired, to: state.appliedManifest)
