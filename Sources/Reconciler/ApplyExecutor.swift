@@ -20,6 +20,8 @@ public struct ApplyExecutor: Sendable {
     public var downloadProgress: @Sendable (String, HubProgress) -> Void = { _, _ in }
     /// Downloads in progress, for the admin API's status.
     public var downloads = DownloadBoard()
+    /// How long a worker left by an earlier run has to exit after SIGTERM before it is killed.
+    public var leftoverGrace: Duration = .seconds(10)
 
     public init(
         state: StateDirectory, supervisor: WorkerSupervisor, logger: Logger, downloader: HubDownloader? = nil,
@@ -41,7 +43,13 @@ public struct ApplyExecutor: Sendable {
         var reasons = plan.problems
         for model in desired.models {
             switch (model.engine, model.source) {
-            case (.llamacpp, .local), (.llamacpp, .huggingface): break
+            case (.llamacpp, .local), (.llamacpp, .huggingface):
+                // Located as the worker will locate it (same executable, environment and working directory),
+                // and opened here, so a missing library fails the apply instead of the worker.
+                let library = LlamaLibraryLocator.locate(manifestLibrary: desired.runtimes.llamaLibrary)
+                if let problem = LlamaLibraryLocator.problem(with: library) {
+                    reasons.append("model \(model.name): llama.cpp library: \(problem)")
+                }
             case (.rkllm, .local), (.rkllm, .huggingface):
                 // The library is checked here, from its bytes, so a wrong or missing runtime fails the apply
                 // before anything changes; only workers ever load it.
@@ -58,25 +66,61 @@ public struct ApplyExecutor: Sendable {
         return reasons
     }
 
-    /// Downloads the Hugging Face files that are missing, stops workers a previous supervisor left running,
-    /// starts one worker per model (each builds its prompt caches before it reports healthy), then records the
-    /// manifest as applied. A failed download throws before any worker is stopped.
-    public func apply(_ desired: ResolvedManifest, observed: ObservedState) async throws {
+    /// Downloads the Hugging Face files that are missing, stops workers a previous supervisor left running
+    /// (waiting for them to exit), starts one worker per model (each builds its prompt caches before it
+    /// reports healthy), then records the manifest as applied. A failed download throws before any worker is
+    /// stopped. A worker that does not come up stays supervised (restarted with backoff) and is returned
+    /// with why, so the endpoints can still serve the other models and say this one is unavailable.
+    @discardableResult
+    public func apply(_ desired: ResolvedManifest, observed: ObservedState) async throws -> [String: String] {
+        try ApplyingRecord(manifest: desired.name).write(to: state)
+        defer { ApplyingRecord.clear(in: state) }
         try await downloadModelFiles(desired)
         if let clocks { try clocks.reconcile(soc: desired.soc, policy: desired.clocks).log(to: logger) }
+        await stopLeftovers(observed)
+        var failures: [String: String] = [:]
+        for model in desired.models {
+            do {
+                try await supervisor.start(launch(model), superviseOnFailure: true)
+            } catch {
+                // A cancelled apply (SIGTERM while starting) stops what it started; any other failure is
+                // reported and the worker stays supervised.
+                guard !Task.isCancelled else {
+                    await supervisor.stopAll()
+                    throw error
+                }
+                failures[model.name] = "\(error)"
+            }
+        }
+        try AtomicFile.write(json: desired, to: state.appliedManifest)
+        return failures
+    }
+
+    /// Workers a previous runner left (it was killed before it could stop them) hold sockets and memory.
+    /// They are waited for before any successor starts: one still shutting down would remove its
+    /// successor's socket. One that outlives `leftoverGrace` after SIGTERM is killed.
+    func stopLeftovers(_ observed: ObservedState) async {
         for (model, record) in observed.runningWorkers {
             logger.info("stopping a worker left by an earlier run", metadata: ["model": "\(model)", "pid": "\(record.pid)"])
             kill(record.pid, SIGTERM)
         }
-        for model in desired.models {
-            do {
-                try await supervisor.start(launch(model))
-            } catch {
-                await supervisor.stopAll()
-                throw error
+        let deadline = ContinuousClock.now + leftoverGrace
+        for record in observed.runningWorkers.values {
+            // The record's check (alive, and still that worker) rather than the bare pid: an exited child of
+            // this process stays a zombie until it is reaped, and a reused pid is not ours to kill.
+            while StateObserver.isWorker(record), ContinuousClock.now < deadline {
+                // In a task of its own: an apply may run in a cancelled task, where a sleep returns at once.
+                await Task { try? await Task.sleep(for: .milliseconds(50)) }.value
+            }
+            guard StateObserver.isWorker(record) else { continue }
+            logger.warning("a worker left by an earlier run did not stop in time; killing it", metadata: ["pid": "\(record.pid)"])
+            kill(record.pid, SIGKILL)
+            // Bounded too: a process stuck in the kernel goes only when its call returns.
+            let killed = ContinuousClock.now + .seconds(5)
+            while StateObserver.isWorker(record), ContinuousClock.now < killed {
+                await Task { try? await Task.sleep(for: .milliseconds(20)) }.value
             }
         }
-        try AtomicFile.write(json: desired, to: state.appliedManifest)
     }
 
     /// One file at a time: they share the link, and a failure names its model.

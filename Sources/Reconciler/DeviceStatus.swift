@@ -27,6 +27,8 @@ public struct DeviceStatus: Codable, Sendable {
         /// Restarts by its supervisor, and the crash loop it is in (from the worker's record).
         public var restarts: Int?
         public var crashLoop: WorkerRecord.CrashLoop?
+        /// How its previous process ended, with the end of its log.
+        public var lastExit: WorkerRecord.Exit?
     }
 
     public struct PromptCache: Codable, Sendable {
@@ -69,6 +71,8 @@ public struct DeviceStatus: Codable, Sendable {
 
     public var manifest: String
     public var stateDirectory: String
+    /// An apply in progress (downloading files, starting workers), when there is one.
+    public var applying: ApplyingRecord?
     /// When the manifest was last applied (the time of `applied.json`).
     public var appliedAt: Date?
     /// Where the manifest came from (`applied-source.json`, written by `runner serve`).
@@ -96,7 +100,8 @@ extension DeviceStatus {
                     sha256: sha256(model.source), file: observed.modelFiles[model.name],
                     worker: Worker(
                         running: record != nil, pid: record?.pid, startedAt: record?.startedAt, engine: engine,
-                        restarts: records[model.name]?.restarts, crashLoop: records[model.name]?.crashLoop),
+                        restarts: records[model.name]?.restarts, crashLoop: records[model.name]?.crashLoop,
+                        lastExit: records[model.name]?.lastExit),
                     promptCaches: model.promptCaches.map {
                         PromptCache(name: $0.name, built: observed.promptCaches.contains("\(model.name)/\($0.name)"))
                     }))
@@ -116,7 +121,8 @@ extension DeviceStatus {
         let attributes = try? FileManager.default.attributesOfItem(atPath: state.appliedManifest.path)
         let source = (try? Data(contentsOf: state.appliedSource)).flatMap { try? JSONDecoder().decode(Source.self, from: $0) }
         return DeviceStatus(
-            manifest: applied.name, stateDirectory: state.root.path, appliedAt: attributes?[.modificationDate] as? Date,
+            manifest: applied.name, stateDirectory: state.root.path, applying: ApplyingRecord.inProgress(in: state),
+            appliedAt: attributes?[.modificationDate] as? Date,
             source: source, models: models, endpoints: endpoints, clocks: clockStatus)
     }
 

@@ -68,6 +68,8 @@ public actor LiveDeployment {
     /// build lacks, a missing local file, a failed download); a worker that fails to come up is reported in
     /// the outcome and the rest goes ahead.
     public func apply(_ desired: ResolvedManifest) async throws -> Outcome {
+        if running == nil { try ApplyingRecord(manifest: desired.name).write(to: state) }
+        defer { ApplyingRecord.clear(in: state) }
         let changes = DeploymentChanges.between(running: running, desired: desired)
         let starting = Set(changes.addedModels + changes.restartedModels.map(\.name))
         var subset = desired
@@ -77,7 +79,7 @@ public actor LiveDeployment {
         guard refusals.isEmpty else { throw ReconcilerError(.unsupported, refusals.joined(separator: "; ")) }
         try await executor.downloadModelFiles(subset)
 
-        if running == nil { await stopLeftovers(observed) }
+        if running == nil { await executor.stopLeftovers(observed) }
         if changes.clocksChanged { reconcileClocks(desired) }
         if !changes.removedModels.isEmpty, let running {
             // Out of the registries first, so no request is routed to a worker that is going away.
@@ -136,20 +138,6 @@ public actor LiveDeployment {
         try? FileManager.default.removeItem(at: state.workerDefinition(model))
         try? FileManager.default.removeItem(at: state.promptCaches.appendingPathComponent(model))
         logger.info("worker removed", metadata: ["model": "\(model)"])
-    }
-
-    /// Workers a previous runner left (it was killed before it could stop them) hold sockets and memory.
-    /// They are waited for: one still shutting down would remove the socket of its successor.
-    private func stopLeftovers(_ observed: ObservedState) async {
-        for (model, record) in observed.runningWorkers {
-            logger.info("stopping a worker left by an earlier run", metadata: ["model": "\(model)", "pid": "\(record.pid)"])
-            kill(record.pid, SIGTERM)
-        }
-        let deadline = ContinuousClock.now + .seconds(10)
-        for record in observed.runningWorkers.values {
-            while kill(record.pid, 0) == 0, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-            if kill(record.pid, 0) == 0 { kill(record.pid, SIGKILL) }
-        }
     }
 
     /// Pins (or restores) clocks; a knob that fails is logged and the rest goes ahead.

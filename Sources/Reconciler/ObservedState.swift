@@ -38,6 +38,8 @@ public struct WorkerRecord: Codable, Sendable, Equatable {
     public var restarts: Int? = nil
     /// Set while the worker is crash-looping and the supervisor pauses before its next attempt.
     public var crashLoop: CrashLoop? = nil
+    /// How its previous process ended; nil until one has.
+    public var lastExit: Exit? = nil
 
     public init(model: String, pid: Int32, socket: String, startedAt: Date) {
         self.model = model

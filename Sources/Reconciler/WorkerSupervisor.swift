@@ -34,6 +34,8 @@ public actor WorkerSupervisor {
         /// When it was restarted, within the backoff's crash-loop window.
         var recentRestarts: [ContinuousClock.Instant] = []
         var crashLoop: WorkerRecord.CrashLoop?
+        /// How its previous process ended, carried into each new process's record.
+        var lastExit: WorkerRecord.Exit?
         /// Health checks missed in a row.
         var missedHealthChecks = 0
         /// Set when the supervisor killed it for not answering, so its exit is reported as such.
@@ -46,6 +48,8 @@ public actor WorkerSupervisor {
     public let backoff: RestartBackoff
     public let health: HealthPolicy
     var workers: [String: Supervised] = [:]
+    /// Where each model's current process began writing its log, so its exit reports its own output only.
+    var logStarts: [String: UInt64] = [:]
 
     public init(
         state: StateDirectory, logger: Logger, readinessTimeout: Duration = .seconds(300), backoff: RestartBackoff = .init(),
@@ -70,13 +74,18 @@ public actor WorkerSupervisor {
     }
 
     /// Starts the worker and returns once it answers its health check; throws with the end of its log if it
-    /// exits or stays silent first.
-    public func start(_ launch: Launch) async throws {
+    /// exits or stays silent first. With `superviseOnFailure`, a worker that fails to come up stays
+    /// supervised (restarted with backoff as if it had crashed) and the error only reports it.
+    public func start(_ launch: Launch, superviseOnFailure: Bool = false) async throws {
         let process = try spawn(launch, restarts: 0)
         workers[launch.model] = Supervised(launch: launch, process: process)
         do {
             try await waitUntilHealthy(launch.model, process: process)
         } catch {
+            if superviseOnFailure, !Task.isCancelled {
+                // Its exit (a silent one is killed by the wait) goes through `exited`, which restarts it.
+                throw error
+            }
             // A worker that never came up is not restarted behind the caller's back (nor left running when
             // the wait was cancelled).
             workers[launch.model] = nil
@@ -114,14 +123,16 @@ public actor WorkerSupervisor {
 
     // MARK: Processes
 
-    private func spawn(_ launch: Launch, restarts: Int, crashLoop: WorkerRecord.CrashLoop? = nil) throws -> Process {
+    private func spawn(
+        _ launch: Launch, restarts: Int, crashLoop: WorkerRecord.CrashLoop? = nil, lastExit: WorkerRecord.Exit? = nil
+    ) throws -> Process {
         try FileManager.default.createDirectory(at: state.workers, withIntermediateDirectories: true)
         let logURL = state.workers.appendingPathComponent("\(launch.model).log")
         if !FileManager.default.fileExists(atPath: logURL.path) {
             _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         }
         let log = try FileHandle(forWritingTo: logURL)
-        log.seekToEndOfFile()
+        logStarts[launch.model] = log.seekToEndOfFile()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: launch.executable)
         process.arguments = launch.arguments
@@ -140,6 +151,7 @@ public actor WorkerSupervisor {
             model: launch.model, pid: process.processIdentifier, socket: state.workerSocket(launch.model).path, startedAt: Date())
         record.restarts = restarts
         record.crashLoop = crashLoop
+        record.lastExit = lastExit
         try AtomicFile.write(json: record, to: state.workerRecord(launch.model))
         logger.info("worker started", metadata: ["model": "\(launch.model)", "pid": "\(process.processIdentifier)"])
         return process
@@ -152,13 +164,18 @@ public actor WorkerSupervisor {
             if !process.isRunning {
                 throw ReconcilerError(
                     .workerFailed,
-                    "worker \(model) exited with status \(process.terminationStatus) while starting:\n\(logTail(model))")
+                    "worker \(model) exited with status \(process.terminationStatus) while starting:\n"
+                        + logTail(model).joined(separator: "\n"))
             }
-            if (try? await client.health()) != nil { return }
+            // Each check is bounded: the HTTP client keeps retrying a socket nobody listens on until its own
+            // timeout (30 s), and a worker that exits meanwhile should be noticed at once.
+            if await Self.answers(client, within: .seconds(1)) { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         kill(process.processIdentifier, SIGKILL)
-        throw ReconcilerError(.workerFailed, "worker \(model) did not answer within \(readinessTimeout):\n\(logTail(model))")
+        throw ReconcilerError(
+            .workerFailed, "worker \(model) did not answer within \(readinessTimeout):\n" + logTail(model).joined(separator: "\n")
+        )
     }
 
     private func exited(_ model: String, process: Process, status: Int32, signalled: Bool) async {
@@ -168,18 +185,30 @@ public actor WorkerSupervisor {
             worker.killedAsUnresponsive
             ? "stopped answering its health check and was killed"
             : signalled ? "was killed by signal \(status)" : "exited with status \(status)"
-        logger.error("worker \(how)", metadata: ["model": "\(model)", "pid": "\(process.processIdentifier)"])
+        // The reason is in the worker's own output, so the end of it goes with the report.
+        let exit = WorkerRecord.Exit(at: Date(), reason: how, log: logTail(model))
+        workers[model]?.lastExit = exit
+        logger.error(
+            "worker \(how); the end of its log:\n\(exit.log.map { "  | \($0)" }.joined(separator: "\n"))",
+            metadata: ["model": "\(model)", "pid": "\(process.processIdentifier)"])
         let failed = signalled || status != 0
         guard worker.launch.restart == .always || (worker.launch.restart == .onFailure && failed) else {
             workers[model] = nil
-            try? FileManager.default.removeItem(at: state.workerRecord(model))
+            // A failure stays on record for `runner status`; a clean exit leaves nothing to report.
+            if failed {
+                writeRecord(model) { $0.lastExit = exit }
+            } else {
+                try? FileManager.default.removeItem(at: state.workerRecord(model))
+            }
             return
         }
+        writeRecord(model) { $0.lastExit = exit }
         let delay = scheduleRestart(model, worker)
         try? await Task.sleep(for: delay)
         guard let current = workers[model], current.process === process, !current.stopping else { return }
         do {
-            let replacement = try spawn(worker.launch, restarts: current.restarts, crashLoop: current.crashLoop)
+            let replacement = try spawn(
+                worker.launch, restarts: current.restarts, crashLoop: current.crashLoop, lastExit: current.lastExit)
             workers[model]?.process = replacement
             workers[model]?.healthySince = nil
             workers[model]?.missedHealthChecks = 0
@@ -190,55 +219,5 @@ public actor WorkerSupervisor {
         } catch {
             logger.error("worker restart failed", metadata: ["model": "\(model)", "error": "\(error)"])
         }
-    }
-
-    /// Counts the restart and picks its delay: exponential backoff (starting over after a worker stayed up),
-    /// or the long crash-loop pause, which is logged and written to the worker's record for `runner status`.
-    private func scheduleRestart(_ model: String, _ worker: Supervised) -> Duration {
-        let now = ContinuousClock.now
-        var consecutive = worker.consecutiveRestarts
-        var recent = backoff.recent(worker.recentRestarts, now: now)
-        if let since = worker.healthySince, now - since > backoff.resetAfter {
-            consecutive = 0
-            recent = []
-        }
-        recent.append(now)
-        workers[model]?.restarts = worker.restarts + 1
-        workers[model]?.consecutiveRestarts = consecutive + 1
-        workers[model]?.recentRestarts = recent
-        guard backoff.isCrashLoop(recent) else {
-            let delay = backoff.delay(afterRestarts: consecutive)
-            logger.info("restarting worker", metadata: ["model": "\(model)", "after": "\(delay)"])
-            return delay
-        }
-        let pause = backoff.crashLoopPause
-        let crashLoop = WorkerRecord.CrashLoop(
-            since: worker.crashLoop?.since ?? Date(), restarts: recent.count,
-            windowSeconds: Int(backoff.crashLoopWindow.components.seconds),
-            nextAttempt: Date().addingTimeInterval(TimeInterval(pause.components.seconds)))
-        workers[model]?.crashLoop = crashLoop
-        logger.error(
-            "worker is crash-looping: \(recent.count) restarts within \(backoff.crashLoopWindow); next attempt in \(pause)",
-            metadata: ["model": "\(model)"])
-        writeRecord(model) {
-            $0.crashLoop = crashLoop
-            $0.restarts = worker.restarts + 1
-        }
-        return pause
-    }
-
-    /// Rewrites fields of a worker's record in place (best effort: the record is for people and status).
-    func writeRecord(_ model: String, _ change: (inout WorkerRecord) -> Void) {
-        guard let data = try? Data(contentsOf: state.workerRecord(model)),
-            var record = try? JSONDecoder.state.decode(WorkerRecord.self, from: data)
-        else { return }
-        change(&record)
-        try? AtomicFile.write(json: record, to: state.workerRecord(model))
-    }
-
-    private func logTail(_ model: String, lines: Int = 20) -> String {
-        let url = state.workers.appendingPathComponent("\(model).log")
-        let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 }

@@ -68,8 +68,9 @@ extension RunnerCommand {
                 // The bar shows the progress; periodic log lines would break it up.
                 executor.downloader.logInterval = nil
             }
+            let failures: [String: String]
             do {
-                try await executor.apply(resolved, observed: observed)
+                failures = try await executor.apply(resolved, observed: observed)
             } catch {
                 bar?.endLine()
                 Console.error("error: \(error)")
@@ -84,8 +85,14 @@ extension RunnerCommand {
                 throw ExitCode.failure
             }
             let listening = resolved.endpoints.map { "\($0.name) on \($0.listen.text)" }.joined(separator: ", ")
-            let workers = "\(resolved.models.count) worker\(resolved.models.count == 1 ? "" : "s")"
+            let running = resolved.models.count - failures.count
+            let workers = "\(running) worker\(running == 1 ? "" : "s")"
             Console.out("applied '\(resolved.name)': \(workers) running; serving \(listening)")
+            // The endpoints serve anyway: the other models answer, and this one answers 503 until its
+            // supervisor gets it up.
+            for (model, failure) in failures.sorted(by: { $0.key < $1.key }) {
+                Console.error("error: model \(model) is not running (restarting it with backoff): \(failure)")
+            }
             // Services stop in reverse order: the gateways drain their streams before the workers go.
             let services: [any Service] = [SupervisorService(supervisor: supervisor)] + gateways
             var configuration = ServiceGroupConfiguration(

@@ -22,7 +22,13 @@ extension RunnerCommand {
             let observed: ObservedState
             do {
                 guard let found = try observer.readAppliedManifest() else {
-                    if json { Console.out("null") } else { Console.out("nothing applied yet (state: \(directory.root.path))") }
+                    let applying = ApplyingRecord.inProgress(in: directory)
+                    if json {
+                        Console.out(try applying.map { try Self.encode(["applying": $0]) } ?? "null")
+                    } else {
+                        Console.out(
+                            applying.map(StatusText.render) ?? "nothing applied yet (state: \(directory.root.path))")
+                    }
                     return
                 }
                 applied = found
@@ -36,14 +42,14 @@ extension RunnerCommand {
             ) { record in
                 try? await withTimeout(.seconds(2)) { try await WorkerClient(socketPath: record.socket).fetchStatus() }
             }
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                encoder.dateEncodingStrategy = .iso8601
-                Console.out(String(decoding: try encoder.encode(status), as: UTF8.self))
-            } else {
-                Console.out(StatusText.render(status))
-            }
+            Console.out(json ? try Self.encode(status) : StatusText.render(status))
+        }
+
+        static func encode(_ value: some Encodable) throws -> String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
         }
     }
 }
@@ -63,8 +69,13 @@ func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () 
 
 /// The human form of `runner status`.
 enum StatusText {
+    static func render(_ applying: ApplyingRecord) -> String {
+        "applying '\(applying.manifest)' since \(applying.since.formatted(.iso8601)) (pid \(applying.pid))"
+    }
+
     static func render(_ status: DeviceStatus) -> String {
-        var lines = ["manifest '\(status.manifest)' (state: \(status.stateDirectory))"]
+        var lines = status.applying.map { [render($0)] } ?? []
+        lines.append("manifest '\(status.manifest)' (state: \(status.stateDirectory))")
         if let source = status.source {
             var text = "  source: \(source.kind ?? "file") \(source.url ?? source.path ?? "")"
             if let commit = source.commit { text += " at \(commit.prefix(12))" }
@@ -86,6 +97,10 @@ enum StatusText {
                 worker += "; CRASH LOOP: \(loop.restarts) restarts in \(loop.windowSeconds) s, next attempt \(loop.nextAttempt)"
             }
             lines.append("  model \(model.name) [\(model.engine)]: \(worker)")
+            if let exit = model.worker.lastExit {
+                lines.append("    last exit: \(exit.reason) at \(exit.at.formatted(.iso8601)); the end of its log:")
+                lines += exit.log.map { "      | \($0)" }
+            }
             lines.append("    source: \(model.source)\(model.sha256.map { " sha256 \($0.prefix(12))" } ?? "")")
             lines.append("    file: \(model.file ?? "missing")")
             for cache in model.promptCaches {

@@ -13,34 +13,44 @@ struct CrashLoopTests {
         defer { try? FileManager.default.removeItem(at: root) }
         let state = StateDirectory(root: root)
         let script = try StandInWorker.install(StandInWorker.flaky, named: "worker.py", in: root)
+        // Restarts 50 ms apart, so without the pause the next attempt would come at once; the pause is short
+        // enough to wait for, and the attempt after it shows it was kept.
+        let pause = Duration.seconds(3)
         let supervisor = WorkerSupervisor(
             state: state, logger: Logger(label: "crash-loop-test"), readinessTimeout: .seconds(10),
             backoff: RestartBackoff(
                 first: .milliseconds(50), longest: .milliseconds(50), crashLoopRestarts: 3, crashLoopWindow: .seconds(60),
-                crashLoopPause: .seconds(60)))
+                crashLoopPause: pause))
         try await supervisor.start(
             .init(
                 model: "flaky", executable: StandInWorker.python, arguments: [script, state.workerSocket("flaky").path],
                 restart: .always))
 
-        let deadline = ContinuousClock.now + .seconds(30)
-        while await supervisor.state(of: "flaky").crashLoop == nil, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await waitUntil("the crash loop is declared") { await supervisor.state(of: "flaky").crashLoop != nil }
+        let declared = ContinuousClock.now
         let looping = await supervisor.state(of: "flaky")
         #expect(looping.restarts == 3)
+        #expect(looping.running == false)
         let crashLoop = try #require(looping.crashLoop)
         #expect(crashLoop.restarts == 3 && crashLoop.windowSeconds == 60)
-        #expect(crashLoop.nextAttempt.timeIntervalSinceNow > 50)
+        #expect(crashLoop.nextAttempt.timeIntervalSinceNow > 2)
 
-        // Recorded for `runner status`, and no further attempt while paused.
+        // Recorded for `runner status`, with how the last process ended and the end of its output.
         let record = try #require(StateObserver(state: state, hub: HubCacheLayout(hub: root)).workerRecords()["flaky"])
         #expect(record.crashLoop?.restarts == 3 && record.restarts == 3)
         // (The record keeps whole seconds.)
         #expect(abs((record.crashLoop?.nextAttempt ?? .distantPast).timeIntervalSince(crashLoop.nextAttempt)) < 1)
-        try await Task.sleep(for: .seconds(1))
-        #expect(await supervisor.state(of: "flaky").restarts == 3)
-        #expect(await supervisor.state(of: "flaky").running == false)
+        #expect(record.lastExit?.reason == "exited with status 1")
+        #expect(record.lastExit?.log.last == "flaky: exiting", "\(record.lastExit?.log ?? [])")
+
+        // The next process comes only when the pause is over (the crash loop was declared at most one poll
+        // before it was seen).
+        try await waitUntil("the attempt after the pause", timeout: pause + .seconds(20)) {
+            let now = await supervisor.state(of: "flaky")
+            return now.running || now.restarts > 3
+        }
+        #expect(ContinuousClock.now - declared >= pause - .milliseconds(100))
         await supervisor.stopAll()
     }
+
 }

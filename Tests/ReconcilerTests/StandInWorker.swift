@@ -24,7 +24,8 @@ enum StandInWorker {
             connection.close()
         """#
 
-    /// Answers one health check, then exits 1 after a moment: a worker that crashes soon after loading.
+    /// Answers one health check, then says so and exits 1 after a moment: a worker that crashes soon after
+    /// loading.
     static let flaky = #"""
         import os, socket, sys, time
         path = sys.argv[1]
@@ -38,6 +39,7 @@ enum StandInWorker {
         connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body) + body)
         connection.close()
         time.sleep(0.2)
+        print("flaky: exiting", flush=True)
         sys.exit(1)
         """#
 

@@ -54,7 +54,10 @@ struct RunnerProcess {
         }
     }
 
-    static func start(_ arguments: [String], environment: [String: String]) throws -> Background {
+    static func start(_ arguments: [String], environment: [String: String], in directory: URL = repository) throws
+        -> Background
+    {
+        let workingDirectory = directory
         let directory = try temporaryDirectory()
         let stdoutURL = directory.appendingPathComponent("stdout")
         let stderrURL = directory.appendingPathComponent("stderr")
@@ -63,7 +66,7 @@ struct RunnerProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.currentDirectoryURL = repository
+        process.currentDirectoryURL = workingDirectory
         process.environment = environment
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)

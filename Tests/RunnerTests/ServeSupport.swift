@@ -58,8 +58,13 @@ enum Curl {
     }
 
     /// A whole answer: the status code and the body.
-    static func request(_ url: String, body: String? = nil) throws -> Answer {
-        var arguments = ["-s", "-m", "60", "-o", "-", "-w", "\n%{http_code}", url]
+    static func request(_ url: String, body: String? = nil) throws -> Answer { try requestWithHeaders(url, body: body).0 }
+
+    /// A whole answer with its header fields (names lowercased).
+    static func requestWithHeaders(_ url: String, body: String? = nil) throws -> (Answer, headers: [String: String]) {
+        let headerFile = FileManager.default.temporaryDirectory.appendingPathComponent("headers-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: headerFile) }
+        var arguments = ["-s", "-m", "60", "-D", headerFile.path, "-o", "-", "-w", "\n%{http_code}", url]
         if let body { arguments += ["-H", "content-type: application/json", "-d", body] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
@@ -70,9 +75,13 @@ enum Curl {
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        return Answer(status: Int(lines.last ?? "") ?? 0, body: lines.dropLast().joined(separator: "\n"))
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        var headers: [String: String] = [:]
+        for line in ((try? String(contentsOf: headerFile, encoding: .utf8)) ?? "").split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return (Answer(status: Int(lines.last ?? "") ?? 0, body: lines.dropLast().joined(separator: "\n")), headers)
     }
 
     static func chat(port: Int, model: String, prompt: String = "Say hi.", maxTokens: Int = 8) throws -> Answer {
