@@ -78,6 +78,7 @@ public struct ApplyExecutor: Sendable {
         try await downloadModelFiles(desired)
         if let clocks { try clocks.reconcile(soc: desired.soc, policy: desired.clocks).log(to: logger) }
         await stopLeftovers(observed)
+        PromptCacheCleanup.removeDropped(applied: observed.applied, desired: desired, in: state)
         var failures: [String: String] = [:]
         for model in desired.models {
             do {

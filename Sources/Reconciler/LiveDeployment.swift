@@ -86,6 +86,7 @@ public actor LiveDeployment {
             await serve(running.removing(changes.removedModels))
         }
         for name in changes.removedModels { await remove(name) }
+        PromptCacheCleanup.removeDropped(applied: running ?? observed.applied, desired: desired, in: state)
 
         var effective = desired
         var failures: [String: String] = [:]
