@@ -10,6 +10,17 @@ import Testing
 @Suite struct OpenAIAdapterTests {
     // MARK: Requests → canonical
 
+    @Test func theManifestsMaxTokensAppliesWhenTheRequestSetsNone() throws {
+        let limited = OpenAIAdapter.ModelTraits(name: "m", capabilities: [.completion], maxTokens: 256)
+        let chat = #"{"model": "m", "messages": [{"role": "user", "content": "Hi!"}]}"#
+        #expect(try OpenAITest.chat(chat, model: limited).maxTokens == 256)
+        #expect(
+            try OpenAITest.chat(chat.replacingOccurrences(of: "{\"model", with: "{\"max_tokens\": 9, \"model"), model: limited)
+                .maxTokens == 9)
+        let completion = try OpenAITest.decode(OpenAICompletionRequest.self, #"{"model": "m", "prompt": "Once"}"#)
+        #expect(try OpenAIAdapter.generationRequest(completion, model: limited).maxTokens == 256)
+    }
+
     @Test func chatRequestTranslatesEveryField() throws {
         let request = try OpenAITest.chat(
             #"""
@@ -162,7 +173,7 @@ import Testing
 
     @Test func completionRequests() throws {
         func completion(_ json: String) throws -> GenerationRequest {
-            try OpenAIAdapter.generationRequest(OpenAITest.decode(OpenAICompletionRequest.self, json))
+            try OpenAIAdapter.generationRequest(OpenAITest.decode(OpenAICompletionRequest.self, json), model: nil)
         }
         let request = try completion(
             #"{"model": "m", "prompt": ["Once upon"], "max_tokens": 5, "stop": ["\n"], "temperature": 0, "echo": false}"#)

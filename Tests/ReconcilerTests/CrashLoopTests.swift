@@ -33,7 +33,9 @@ struct CrashLoopTests {
         #expect(looping.running == false)
         let crashLoop = try #require(looping.crashLoop)
         #expect(crashLoop.restarts == 3 && crashLoop.windowSeconds == 60)
-        #expect(crashLoop.nextAttempt.timeIntervalSinceNow > 2)
+        // Paused: the next attempt lies ahead, at most the pause away (how far depends on how late this
+        // test saw the declaration on a loaded machine).
+        #expect(crashLoop.nextAttempt.timeIntervalSinceNow > 0 && crashLoop.nextAttempt.timeIntervalSinceNow <= 3.5)
 
         // Recorded for `runner status`, with how the last process ended and the end of its output.
         let record = try #require(StateObserver(state: state, hub: HubCacheLayout(hub: root)).workerRecords()["flaky"])

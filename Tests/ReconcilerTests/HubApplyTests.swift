@@ -12,14 +12,20 @@ struct HubApplyTests {
     let model = HubSandbox.model
     let adapter = HubSandbox.adapter
 
+    /// RKLLMSim's 1.3 build: LoRA adapters are an rkllm feature, and apply checks the runtime it would load.
+    static let simulator = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".deps/rkllmsim/1.3/librkllmrt.so").path
+
     func manifest(file: String? = nil) throws -> ResolvedManifest {
         try resolve(
             """
             apiVersion: rockchipllama/v1
             kind: Device
             metadata: {name: board}
+            runtimes: {rkllm: {library: \(Self.simulator)}}
             models:
               - name: tiny
+                engine: rkllm
                 source: {huggingface: {repo: \(model.repo), file: \(file ?? model.file), sha256: \(model.sha256)}}
                 lora: [{name: style, source: {huggingface: {repo: \(adapter.repo), file: \(adapter.file)}}}]
             endpoints: []

@@ -28,6 +28,7 @@ struct SimulatedNPUTests {
             engine: rkllm
             source: {path: \(model)}
             context: 1024
+            sampling: {temperature: 0}
             promptCaches: [{name: brief, system: You answer in one short sentence.}]
         endpoints:
           - {name: local, listen: "127.0.0.1:18081"}
@@ -79,6 +80,16 @@ struct SimulatedNPUTests {
         let answer = try Curl.chat(port: 18081, model: "npu", prompt: "What is the capital of France?", maxTokens: 24)
         #expect(answer.status == 200, "\(answer.body)")
         #expect(answer.body.contains("Paris"), "\(answer.body)")
+        // Runtime 1.2 takes sampling only at load: a request asking for other values is refused, not run
+        // with the model's; 1.3 runs it. A seed no runtime has is refused on both.
+        let warmer = try Curl.request(
+            "http://127.0.0.1:18081/v1/chat/completions",
+            body: #"{"model": "npu", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0.9}"#)
+        #expect(warmer.status == (abi == "1.2" ? 400 : 200), "\(warmer.body)")
+        let seeded = try Curl.request(
+            "http://127.0.0.1:18081/v1/chat/completions",
+            body: #"{"model": "npu", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "seed": 7}"#)
+        #expect(seeded.status == 400 && seeded.body.contains("no seed"), "\(seeded.body)")
 
         #expect(try await apply.terminate() == 0)
     }

@@ -53,7 +53,8 @@ struct PresetWarmupTests {
         let failure = try #require(report.failed.first)
         #expect(failure.name == "support" && failure.attempts == 1)
         #expect(failure.error.contains("cannot create \(caches)"), "\(failure.error)")
-        #expect((failure.retryInSeconds ?? -1) > 0)
+        // A retry is scheduled (it may already be due on a loaded machine), no later than the first backoff.
+        #expect((0...0.3).contains(failure.retryInSeconds ?? -1), "\(String(describing: failure.retryInSeconds))")
         let listed = try await client.fetchStatus().promptCacheFailures
         #expect(listed?.map(\.name) == ["support"] && listed?.first?.error == failure.error)
 

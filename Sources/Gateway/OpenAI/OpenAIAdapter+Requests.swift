@@ -11,13 +11,18 @@ enum OpenAIAdapter {
         var name: String
         /// `ServedModel.capabilities`: `.tools` and `.vision` gate tools and image parts.
         var capabilities: Set<ModelCapability>
+        /// The manifest's answer limit, used when the request sets none.
+        var maxTokens: Int?
 
-        init(name: String, capabilities: Set<ModelCapability>) {
+        init(name: String, capabilities: Set<ModelCapability>, maxTokens: Int? = nil) {
             self.name = name
             self.capabilities = capabilities
+            self.maxTokens = maxTokens
         }
 
-        init(_ model: ServedModel) { self.init(name: model.name, capabilities: model.capabilities) }
+        init(_ model: ServedModel) {
+            self.init(name: model.name, capabilities: model.capabilities, maxTokens: model.maxTokens)
+        }
     }
 
     // MARK: Chat
@@ -33,7 +38,8 @@ enum OpenAIAdapter {
             messages.append(try chatMessage(message, at: index, model: model))
         }
         return GenerationRequest(
-            input: .messages(messages), sampling: try sampling(r.sampling), maxTokens: try maxTokens(r.maxTokens),
+            input: .messages(messages), sampling: try sampling(r.sampling),
+            maxTokens: try maxTokens(r.maxTokens) ?? model.maxTokens,
             stop: r.stop.filter { !$0.isEmpty }, thinking: thinking(effort: r.reasoningEffort, enable: r.enableThinking),
             tools: try tools(r.tools, choice: r.toolChoice, model: model),
             responseFormat: try responseFormat(r.responseFormat), promptCache: r.promptCache, lora: r.lora)
@@ -178,7 +184,9 @@ enum OpenAIAdapter {
 
     // MARK: Completions
 
-    static func generationRequest(_ r: OpenAICompletionRequest) throws(APIError) -> GenerationRequest {
+    static func generationRequest(_ r: OpenAICompletionRequest, model: ModelTraits? = nil) throws(APIError)
+        -> GenerationRequest
+    {
         try requireSingleChoice(r.n)
         if let bestOf = r.bestOf, bestOf > 1 { throw unsupported("best_of > 1 is not supported", param: "best_of") }
         if r.echo == true { throw unsupported("echo is not supported", param: "echo") }
@@ -202,7 +210,8 @@ enum OpenAIAdapter {
         }
         // A legacy completion continues the text as is: no reasoning split, no tool parsing.
         return GenerationRequest(
-            input: .prompt(prompt), sampling: try sampling(r.sampling), maxTokens: try maxTokens(r.maxTokens),
+            input: .prompt(prompt), sampling: try sampling(r.sampling),
+            maxTokens: try maxTokens(r.maxTokens) ?? model?.maxTokens,
             stop: r.stop.filter { !$0.isEmpty }, thinking: false)
     }
 

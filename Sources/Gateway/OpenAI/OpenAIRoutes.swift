@@ -79,7 +79,7 @@ enum OpenAIRoutes {
         ServedModel, GenerationRequest, OpenAIEnvelope
     ) {
         let model = try gateway.model(body.model, .openAI)
-        let generation = try OpenAIAdapter.generationRequest(body)
+        let generation = try OpenAIAdapter.generationRequest(body, model: .init(model))
         return (model, generation, envelope(prefix: "cmpl", model: body.model ?? model.name, gateway))
     }
 
