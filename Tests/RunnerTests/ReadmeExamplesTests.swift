@@ -60,8 +60,8 @@ struct ReadmeExamplesTests {
             ["apply", manifest.path, "--state-dir", directory.appendingPathComponent("state").path],
             environment: ServedDevice.environment)
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
-        try await eventually("dev.yaml to serve", timeout: .seconds(120)) {
-            (try? Curl.request("http://127.0.0.1:\(Self.port)/v1/models").status) == 200
+        try await eventually("dev.yaml's model to be ready", timeout: .seconds(120)) {
+            (try? Curl.request("http://127.0.0.1:\(Self.port)/readyz").status) == 200
         }
 
         for command in commands {
@@ -69,7 +69,7 @@ struct ReadmeExamplesTests {
             let json = try #require(
                 try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], "\(command) answered \(body)")
             if command.contains("/v1/chat/completions") {
-                let choice = try #require((json["choices"] as? [[String: Any]])?.first)
+                let choice = try #require((json["choices"] as? [[String: Any]])?.first, "\(body)")
                 let text = (choice["message"] as? [String: Any])?["content"] as? String ?? ""
                 #expect(!text.isEmpty)
                 let used = (json["usage"] as? [String: Any])?["completion_tokens"] as? Int ?? .max
