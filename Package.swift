@@ -99,12 +99,14 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // What several test targets share (waiting on a condition with a deadline). Not shipped.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest"], exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: strict),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "Engine", "Manifest",
+                "Worker", "Engine", "Manifest", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -125,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "ReconcilerTests",
             dependencies: [
-                "Reconciler", "Manifest", "Worker", "Engine",
+                "Reconciler", "Manifest", "Worker", "Engine", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -135,6 +137,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "CRKLLMTests", dependencies: ["CRKLLM"], swiftSettings: strict),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Worker", "Engine"], swiftSettings: strict),
+        .testTarget(
+            name: "RunnerTests", dependencies: ["Runner", "Worker", "Engine", "TestSupport"], swiftSettings: strict),
     ]
 )

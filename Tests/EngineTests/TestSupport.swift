@@ -62,20 +62,3 @@ extension GenerationRequest {
         return GenerationRequest(input: .messages(messages), sampling: sampling, maxTokens: maxTokens)
     }
 }
-
-/// Polls until `condition` holds; records an issue (and returns false) once `timeout` has passed.
-@discardableResult
-func eventually(
-    _ what: String, timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(10),
-    _ condition: () async throws -> Bool
-) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !(try await condition()) {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("timed out after \(timeout) waiting for \(what)")
-            return false
-        }
-        try await Task.sleep(for: interval)
-    }
-    return true
-}

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Manifest
+import TestSupport
 import Testing
 
 @testable import Reconciler
@@ -26,7 +27,7 @@ struct CrashLoopTests {
                 model: "flaky", executable: StandInWorker.python, arguments: [script, state.workerSocket("flaky").path],
                 restart: .always))
 
-        try await waitUntil("the crash loop is declared") { await supervisor.state(of: "flaky").crashLoop != nil }
+        try await eventually("the crash loop is declared") { await supervisor.state(of: "flaky").crashLoop != nil }
         let declared = ContinuousClock.now
         let looping = await supervisor.state(of: "flaky")
         #expect(looping.restarts == 3)
@@ -47,7 +48,7 @@ struct CrashLoopTests {
 
         // The next process comes only when the pause is over (the crash loop was declared at most one poll
         // before it was seen).
-        try await waitUntil("the attempt after the pause", timeout: pause + .seconds(20)) {
+        try await eventually("the attempt after the pause", timeout: pause + .seconds(20)) {
             let now = await supervisor.state(of: "flaky")
             return now.running || now.restarts > 3
         }

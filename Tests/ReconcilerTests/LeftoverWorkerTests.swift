@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Manifest
+import TestSupport
 import Testing
 
 @testable import Reconciler
@@ -81,7 +82,7 @@ struct LeftoverWorkerTests {
             if setup.leftover.isRunning { kill(setup.leftover.processIdentifier, SIGKILL) }
             try? FileManager.default.removeItem(at: setup.root)
         }
-        try await waitUntil("the stand-in to look like a worker") { StateObserver.isWorker(setup.record) }
+        try await eventually("the stand-in to look like a worker") { StateObserver.isWorker(setup.record) }
         #expect(try await apply(setup, grace: .seconds(20)) == [false])
         #expect(setup.leftover.terminationReason == .exit, "it left on its own after SIGTERM")
     }
@@ -92,7 +93,7 @@ struct LeftoverWorkerTests {
             if setup.leftover.isRunning { kill(setup.leftover.processIdentifier, SIGKILL) }
             try? FileManager.default.removeItem(at: setup.root)
         }
-        try await waitUntil("the stand-in to look like a worker") { StateObserver.isWorker(setup.record) }
+        try await eventually("the stand-in to look like a worker") { StateObserver.isWorker(setup.record) }
         #expect(try await apply(setup, grace: .milliseconds(500)) == [false])
         #expect(!StateObserver.isWorker(setup.record))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `runner apply` away from the repository and with things missing: the library found from the executable,

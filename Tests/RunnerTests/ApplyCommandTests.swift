@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import Testing
 import Worker
 
@@ -51,17 +52,6 @@ struct ApplyCommandTests {
         return (Int32(pid), json["startedAt"] as? String ?? "")
     }
 
-    func waitFor(_ what: String, timeout: Duration = .seconds(60), _ condition: () async -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while !(await condition()) {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("timed out waiting for \(what)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-    }
-
     @Test func applySupervisesAWorkerRestartsItAfterSIGKILLAndStopsItOnSIGTERM() async throws {
         let device = try makeDevice()
         defer { try? FileManager.default.removeItem(at: device.directory) }
@@ -70,7 +60,7 @@ struct ApplyCommandTests {
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
         let client = WorkerClient(socketPath: device.socket)
 
-        try await waitFor("the worker to answer") { (try? await client.health()) != nil }
+        try await eventually("the worker to answer") { (try? await client.health()) != nil }
         let first = try #require(record(device))
         #expect(kill(first.pid, 0) == 0)
 
@@ -89,7 +79,7 @@ struct ApplyCommandTests {
 
         // SIGKILL the worker: the supervisor notices and starts a new one.
         kill(first.pid, SIGKILL)
-        try await waitFor("a replacement worker") {
+        try await eventually("a replacement worker") {
             guard let now = record(device), now.pid != first.pid else { return false }
             return (try? await client.health()) != nil
         }
@@ -98,7 +88,7 @@ struct ApplyCommandTests {
 
         // SIGTERM the supervisor: it stops the worker and exits cleanly.
         kill(apply.process.processIdentifier, SIGTERM)
-        try await waitFor("apply to exit", timeout: .seconds(30)) { !apply.process.isRunning }
+        try await eventually("apply to exit", timeout: .seconds(30)) { !apply.process.isRunning }
         #expect(apply.process.terminationStatus == 0)
         #expect(kill(second.pid, 0) != 0, "worker stopped")
         #expect(!FileManager.default.fileExists(atPath: device.record.path))
@@ -121,12 +111,12 @@ struct ApplyCommandTests {
             ["apply", device.manifest.path, "--state-dir", device.state.path], environment: environment)
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
         let client = WorkerClient(socketPath: device.socket)
-        try await waitFor("the worker to answer") { (try? await client.health()) != nil }
+        try await eventually("the worker to answer") { (try? await client.health()) != nil }
         let second = try RunnerProcess.run(
             ["apply", device.manifest.path, "--state-dir", device.state.path], environment: environment)
         #expect(second.status == 1)
         #expect(second.stderr.contains("another runner apply (pid \(apply.process.processIdentifier)) manages"))
         kill(apply.process.processIdentifier, SIGTERM)
-        try await waitFor("apply to exit", timeout: .seconds(30)) { !apply.process.isRunning }
+        try await eventually("apply to exit", timeout: .seconds(30)) { !apply.process.isRunning }
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The README's first commands, as printed, against the embedded default manifest: they must answer, and
 /// answer briefly (dev.yaml's `maxTokens` bounds an answer a small model would otherwise run on with).
 @Suite(.serialized)
 struct ReadmeExamplesTests {
-    static let port = 18_091
+    static let port = 18_094
 
     /// dev.yaml with its model path made absolute and its port moved off 8080, next to nothing else.
     func devManifest(in directory: URL) throws -> (manifest: URL, maxTokens: Int) {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// GitOps: `runner serve --git` on a repository on disk. A new commit is applied, a bad one is rejected

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `runner serve FILE` follows edits of FILE: only changed models restart, removed ones stop and answer 404,

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `runner serve` with two models in two worker processes (llama.cpp and RKLLMSim): a worker killed in the

@@ -113,20 +113,6 @@ enum Curl {
     }
 }
 
-/// Polls until `condition` holds; records an issue (and returns false) after `timeout`.
-@discardableResult
-func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !(try await condition()) {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("timed out waiting for \(what)")
-            return false
-        }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    return true
-}
-
 extension RunnerProcess.Background {
     /// SIGTERM, then the exit status (SIGKILL and -1 if it does not exit in time).
     func terminate(timeout: Duration = .seconds(40)) async throws -> Int32 {

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Logging
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 @testable import Worker

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Logging
 import Manifest
+import TestSupport
 import Testing
 import Worker
 

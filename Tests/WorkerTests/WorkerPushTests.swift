@@ -2,6 +2,7 @@ import Engine
 import NIOCore
 import NIOPosix
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Worker
