@@ -76,7 +76,7 @@ struct HubApplyTests {
         // A worker left by an earlier apply: it must survive a failed one.
         let previous = Process()
         previous.executableURL = URL(fileURLWithPath: "/bin/sh")
-        previous.arguments = ["-c", "sleep 30", "worker", "tiny"]
+        previous.arguments = ["-c", "sleep 600", "worker", "tiny"]
         try previous.run()
         defer { previous.terminate() }
         let observed = ObservedState(
