@@ -76,7 +76,12 @@ struct HubApplyTests {
         // A worker left by an earlier apply: it must survive a failed one.
         let previous = Process()
         previous.executableURL = URL(fileURLWithPath: "/bin/sh")
-        previous.arguments = ["-c", "sleep 600", "worker", "tiny"]
+        // A shell that outlives the slowest run, stopped by terminate() within a second (a long `sleep` child
+        // would outlive it), and writing nowhere: a process holding the test runner's output open keeps
+        // `swift test` waiting after the tests are done.
+        previous.arguments = ["-c", "while :; do sleep 1; done", "worker", "tiny"]
+        previous.standardOutput = FileHandle.nullDevice
+        previous.standardError = FileHandle.nullDevice
         try previous.run()
         defer { previous.terminate() }
         let observed = ObservedState(

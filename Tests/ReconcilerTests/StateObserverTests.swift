@@ -31,7 +31,12 @@ struct StateObserverTests {
         // A stand-in worker: a live process whose command line names the worker and its model.
         let stand = Process()
         stand.executableURL = URL(fileURLWithPath: "/bin/sh")
-        stand.arguments = ["-c", "sleep 30", "worker", "qwen3-0.6b"]
+        // A shell that outlives the slowest run, stopped by terminate() within a second (a long `sleep` child
+        // would outlive it), and writing nowhere: a process holding the test runner's output open keeps
+        // `swift test` waiting after the tests are done.
+        stand.arguments = ["-c", "while :; do sleep 1; done", "worker", "qwen3-0.6b"]
+        stand.standardOutput = FileHandle.nullDevice
+        stand.standardError = FileHandle.nullDevice
         try stand.run()
         defer { stand.terminate() }
         let alive = WorkerRecord(
