@@ -296,7 +296,10 @@ import Testing
         var transcoder = OpenAIChatStreamTranscoder(envelope: OpenAITest.envelope, includeUsage: false)
         let items = transcoder.items(for: .done(Completion(reason: .length)))
         #expect(items.count == 1)
-        guard case .chunk(let chunk)? = items.first else { return }
+        guard case .chunk(let chunk)? = items.first else {
+            Issue.record("expected one chunk, got \(items)")
+            return
+        }
         #expect(
             try OpenAITest.golden(chunk)
                 == #"{"choices":[{"delta":{},"finish_reason":"length","index":0,"logprobs":null}],"created":1700000000,"#
