@@ -41,15 +41,16 @@ public struct ApplyExecutor: Sendable {
     /// Reasons this build cannot apply the manifest at all; empty when it can.
     public static func unsupported(_ desired: ResolvedManifest, plan: Plan) -> [String] {
         var reasons = plan.problems
+        // Located as the worker will locate it (same executable, environment and working directory), and
+        // opened here once for every llama.cpp model, so a missing library fails the apply instead of the worker.
+        let llamaProblem =
+            desired.models.contains { $0.engine == .llamacpp }
+            ? LlamaLibraryLocator.problem(with: LlamaLibraryLocator.locate(manifestLibrary: desired.runtimes.llamaLibrary))
+            : nil
         for model in desired.models {
             switch (model.engine, model.source) {
             case (.llamacpp, .local), (.llamacpp, .huggingface):
-                // Located as the worker will locate it (same executable, environment and working directory),
-                // and opened here, so a missing library fails the apply instead of the worker.
-                let library = LlamaLibraryLocator.locate(manifestLibrary: desired.runtimes.llamaLibrary)
-                if let problem = LlamaLibraryLocator.problem(with: library) {
-                    reasons.append("model \(model.name): llama.cpp library: \(problem)")
-                }
+                if let llamaProblem { reasons.append("model \(model.name): llama.cpp library: \(llamaProblem)") }
             case (.rkllm, .local), (.rkllm, .huggingface):
                 // The library is checked here, from its bytes, so a wrong or missing runtime fails the apply
                 // before anything changes; only workers ever load it.

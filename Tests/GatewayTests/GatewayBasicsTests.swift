@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Gateway
 import HTTPTypes
+import TestSupport
 import Testing
 
 /// What every endpoint shares, over real sockets: probes, auth, CORS, body limits, admin and metrics.
@@ -166,14 +167,13 @@ struct GatewayBasicsTests {
             let running = Task { try await LiveGateway.stream(base + "/v1/chat/completions", json: long) }
             // Wait until the first request holds the model's only place.
             let busy = #"rockchipllama_requests_in_flight{model="smollm2-135m-instruct"} 1"#
-            let deadline = ContinuousClock.now + .seconds(60)
-            while !(try await LiveGateway.send(.get, base + "/metrics").body.contains(busy)) {
-                guard ContinuousClock.now < deadline else {
-                    Issue.record("the first request never held the model")
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            guard
+                try await eventually(
+                    "the first request to hold the model",
+                    {
+                        try await LiveGateway.send(.get, base + "/metrics").body.contains(busy)
+                    })
+            else { return }
             let refused = try await LiveGateway.send(
                 .post, base + "/v1/chat/completions", json: long.replacingOccurrences(of: ",\"stream\":true", with: ""))
             #expect(refused.status == 429)

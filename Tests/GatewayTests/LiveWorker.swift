@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import Testing
 import Worker
 
@@ -52,13 +53,14 @@ enum LiveWorker {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         let client = WorkerClient(socketPath: state.appendingPathComponent("workers/smollm2-135m-instruct.sock").path)
-        let deadline = ContinuousClock.now + .seconds(120)
-        while (try? await client.health()) == nil {
-            guard process.isRunning else {
-                throw WorkerFailed(description: "runner worker exited with \(process.terminationStatus)")
-            }
-            guard ContinuousClock.now < deadline else { throw WorkerFailed(description: "runner worker did not answer in 120 s") }
-            try await Task.sleep(for: .milliseconds(100))
+        try await eventually("runner worker to answer", timeout: .seconds(120)) {
+            guard process.isRunning else { return true }
+            return (try? await client.health()) != nil
+        }
+        guard process.isRunning, (try? await client.health()) != nil else {
+            throw WorkerFailed(
+                description: process.isRunning
+                    ? "runner worker did not answer" : "runner worker exited with \(process.terminationStatus)")
         }
         return client
     }

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -255,14 +256,7 @@ import Testing
                     base + "/v1/completions",
                     json: #"{"model": "smollm2", "prompt": "1, 2, 3, 4,", "max_tokens": 200, "temperature": 0, "stream": true}"#)
             }
-            let deadline = ContinuousClock.now + .seconds(60)
-            while Self.inFlight(gateway) == 0 {
-                guard ContinuousClock.now < deadline else {
-                    Issue.record("the first request never started")
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await eventually("the first request to hold the model") { Self.inFlight(gateway) > 0 }
             let refused = try await LiveGateway.send(
                 .post, base + "/v1/chat/completions", json: Self.chatBody(#""max_tokens": 2"#))
             busy.cancel()
