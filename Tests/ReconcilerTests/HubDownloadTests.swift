@@ -124,8 +124,9 @@ struct HubDownloadTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: HubError.self) { try await downloader.ensure(sandbox.file(model)) }
         // Three attempts, each up to the connect timeout, with short waits between them: seconds, not the
-        // minutes of the default timeouts (the bound is loose because the test machine may be busy).
-        #expect(ContinuousClock.now - started < .seconds(20))
+        // minutes of the default timeouts (the bound is loose because the test machine may be busy: 22 s
+        // was seen on a loaded 2-core machine).
+        #expect(ContinuousClock.now - started < .seconds(60))
         #expect(error?.code == .network)
         #expect(error?.message.contains("cannot fetch acme/tiny-gguf/tiny.Q4_0.gguf at main from 127.0.0.1") == true)
     }
