@@ -2,6 +2,7 @@ public import Engine
 public import Foundation
 public import Hummingbird
 internal import NIOCore
+public import Worker
 
 /// An error answered to a client, in the shape of the API it called.
 ///
@@ -88,6 +89,18 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case .unavailable: APIError(style, .serviceUnavailable, error.message, code: "model_unavailable", retryAfter: 1)
         case .busy: APIError(style, .tooManyRequests, error.message, code: "queue_full", retryAfter: 1)
         default: APIError(style, .internalServerError, error.message, code: error.code.rawValue)
+        }
+    }
+
+    /// Why a model could not be loaded for a request: a load that failed or ran out of time, or no room
+    /// (503, try again later); a model larger than the whole budget (503 without a retry); a pinned one (400).
+    public static func residency(_ refusal: ResidencyRefusal, _ style: Style) -> APIError {
+        switch refusal.reason {
+        case .loadFailed, .noRoom, .stopping:
+            APIError(style, .serviceUnavailable, refusal.message, code: "model_unavailable", retryAfter: refusal.retryAfter ?? 5)
+        case .tooLarge: APIError(style, .serviceUnavailable, refusal.message, code: "model_too_large")
+        case .pinned: APIError(style, .badRequest, refusal.message, code: "model_pinned")
+        case .unknown: APIError(style, .notFound, refusal.message, code: "model_not_found")
         }
     }
 }

@@ -4,6 +4,7 @@ public import Hummingbird
 internal import NIOCore
 internal import NIOFoundationEssentialsCompat
 internal import Synchronization
+public import Worker
 
 /// Everything the routes of one endpoint share: its models, limits and metrics.
 public struct Gateway: Sendable {
@@ -24,13 +25,19 @@ public struct Gateway: Sendable {
     let admission: Admission
     /// The server's version, reported by Ollama's /api/version and OpenAI's `system_fingerprint`.
     public let version: String
+    /// Loads models on demand and unloads idle ones (`runner apply`); nil when every model is always loaded.
+    public let residency: (any ModelResidency)?
 
-    public init(registry: ModelRegistry, limits: Limits = Limits(), metrics: GatewayMetrics = GatewayMetrics(), version: String) {
+    public init(
+        registry: ModelRegistry, limits: Limits = Limits(), metrics: GatewayMetrics = GatewayMetrics(), version: String,
+        residency: (any ModelResidency)? = nil
+    ) {
         self.registry = registry
         self.limits = limits
         self.metrics = metrics
         self.admission = Admission(limit: limits.maxInFlightPerModel)
         self.version = version
+        self.residency = residency
     }
 
     /// The model a request names, or the API's 404.
@@ -115,16 +122,41 @@ public struct Gateway: Sendable {
     /// Starts a generation on `model` with admission control and metrics: 429 when the model's queue is
     /// full, engine refusals in the API's shape. The events record tokens and timings as they are read and
     /// release the admission when iteration ends, however it ends.
-    public func generate(_ request: GenerationRequest, on model: ServedModel, api: String, _ style: APIError.Style) async throws
-        -> MeteredEvents
-    {
+    public func generate(
+        _ request: GenerationRequest, on model: ServedModel, api: String, _ style: APIError.Style, keepAlive: KeepAlive? = nil
+    ) async throws -> MeteredEvents {
         let ticket = try admit(model, api: api, style)
         do {
+            if let lease = try await hold(model, keepAlive: keepAlive) { ticket.hold(lease) }
             return MeteredEvents(upstream: try await model.engine.generate(request), ticket: ticket)
         } catch {
             ticket.release()
             throw refusal(error, model: model, api: api, style)
         }
+    }
+
+    /// Holds `model` in memory for one request, loading it first when it is not (nil without a scheduler).
+    /// Waiting for a load is what a request for a cold model costs; its answer reports it as load time.
+    public func hold(_ model: ServedModel, keepAlive: KeepAlive?) async throws -> ModelLease? {
+        guard let residency else { return nil }
+        return try await residency.acquire(model.name, keepAlive: keepAlive)
+    }
+
+    /// Runs `work` (embeddings) with `model` held in memory, with refusals in the API's shape; `work` is
+    /// told how long the model took to load.
+    public func withModel<Value: Sendable>(
+        _ model: ServedModel, keepAlive: KeepAlive? = nil, _ style: APIError.Style,
+        _ work: (Duration) async throws -> Value
+    ) async throws -> Value {
+        // Not counted here: the route counts the request once, however it ends.
+        let lease: ModelLease?
+        do {
+            lease = try await hold(model, keepAlive: keepAlive)
+        } catch {
+            throw Self.apiError(error, model: model, style)
+        }
+        defer { lease?.release() }
+        return try await work(lease?.waited ?? .zero)
     }
 
     /// A place in `model`'s queue, or 429 when it is full.
@@ -141,11 +173,16 @@ public struct Gateway: Sendable {
 
     /// What the client hears when the engine refuses or cannot be reached before the answer starts (counted).
     func refusal(_ error: any Error, model: ServedModel, api: String, _ style: APIError.Style) -> APIError {
-        let apiError =
-            (error as? EngineError).map { APIError.engine($0, style) }
-            ?? APIError(style, .serviceUnavailable, "model '\(model.name)' is unavailable: \(error)", retryAfter: 1)
+        let apiError = Self.apiError(error, model: model, style)
         metrics.request(model: model.name, api: api, status: Int(apiError.status.code))
         return apiError
+    }
+
+    static func apiError(_ error: any Error, model: ServedModel, _ style: APIError.Style) -> APIError {
+        (error as? APIError)
+            ?? (error as? EngineError).map { APIError.engine($0, style) }
+            ?? (error as? ResidencyRefusal).map { APIError.residency($0, style) }
+            ?? APIError(style, .serviceUnavailable, "model '\(model.name)' is unavailable: \(error)", retryAfter: 1)
     }
 }
 
@@ -170,8 +207,9 @@ public struct MeteredEvents: AsyncSequence, Sendable {
                     ticket.release()
                     return nil
                 }
-                ticket.observe(event)
-                return event
+                let reported = ticket.reportingLoad(event)
+                ticket.observe(reported)
+                return reported
             } catch {
                 ticket.failed()
                 throw error
@@ -186,7 +224,7 @@ public struct MeteredEvents: AsyncSequence, Sendable {
         let metrics: GatewayMetrics
         let admission: Admission
         let started = ContinuousClock.now
-        private let state = Mutex<(sawText: Bool, released: Bool)>((false, false))
+        private let state = Mutex<(sawText: Bool, released: Bool, lease: ModelLease?)>((false, false, nil))
 
         init(model: String, api: String, metrics: GatewayMetrics, admission: Admission) {
             self.model = model
@@ -220,11 +258,33 @@ public struct MeteredEvents: AsyncSequence, Sendable {
             release()
         }
 
-        func release() {
-            let first = state.withLock { state in
-                defer { state.released = true }
-                return !state.released
+        /// The model's hold, given back with the admission.
+        func hold(_ lease: ModelLease) {
+            let released = state.withLock { state in
+                if !state.released { state.lease = lease }
+                return state.released
             }
+            if released { lease.release() }
+        }
+
+        /// The final event with the wait for the model's load counted in its load time.
+        func reportingLoad(_ event: GenerationEvent) -> GenerationEvent {
+            guard case .done(var completion) = event, let waited = state.withLock({ $0.lease?.waited }), waited > .zero
+            else { return event }
+            let (seconds, attoseconds) = waited.components
+            completion.timings.loadMs += Double(seconds) * 1000 + Double(attoseconds) / 1e15
+            return .done(completion)
+        }
+
+        func release() {
+            let (first, lease) = state.withLock { state in
+                defer {
+                    state.released = true
+                    state.lease = nil
+                }
+                return (!state.released, state.lease)
+            }
+            lease?.release()
             if first { metrics.inFlight(model: model, admission.leave(model)) }
         }
 

@@ -2,6 +2,7 @@ internal import Engine
 internal import HTTPTypes
 internal import NIOCore
 internal import NIOHTTPTypes
+internal import Worker
 
 /// One streamed answer written by `StreamedGenerationHandler`: the engine's events, as they are pushed, to the
 /// client's connection, with the same metrics, admission and failure rules as the routes. On the connection's
@@ -14,6 +15,8 @@ final class StreamedGeneration: GenerationReceiver {
     private let context: ChannelHandlerContext
     private let onEnd: () -> Void
     private var stop: GenerationStop?
+    /// Waiting for the model to load (see `start`).
+    private var loading: Task<Void, Never>?
     private var headSent = false
     private var over = false
 
@@ -29,7 +32,35 @@ final class StreamedGeneration: GenerationReceiver {
         self.onEnd = onEnd
     }
 
+    /// Starts at once when the model is in memory; otherwise waits (in a task) for the scheduler to load it,
+    /// then starts on this loop.
     func start() {
+        guard let residency = gateway.residency else { return begin() }
+        if let lease = residency.tryAcquire(plan.model.name, keepAlive: plan.keepAlive) {
+            ticket.hold(lease)
+            return begin()
+        }
+        let generation = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let (name, keepAlive) = (plan.model.name, plan.keepAlive)
+        loading = Task {
+            do {
+                let lease = try await residency.acquire(name, keepAlive: keepAlive)
+                loop.execute { generation.value.loaded(lease) }
+            } catch {
+                loop.execute { generation.value.ended(error) }
+            }
+        }
+    }
+
+    private func loaded(_ lease: ModelLease) {
+        loading = nil
+        ticket.hold(lease)
+        guard !over else { return }
+        begin()
+    }
+
+    private func begin() {
         let stop = Self.push(plan.request, to: plan.model.engine, receiver: self, loop: context.eventLoop)
         // The engine may have answered already (a refusal it knew at once).
         if !over { self.stop = stop }
@@ -49,6 +80,7 @@ final class StreamedGeneration: GenerationReceiver {
 
     func received(_ event: GenerationEvent) {
         guard !over else { return }
+        let event = ticket.reportingLoad(event)
         ticket.observe(event)
         for buffer in encoder.encode(event) { write(buffer) }
         if case .done = event {
@@ -80,6 +112,7 @@ final class StreamedGeneration: GenerationReceiver {
     /// The client went away: the generation stops, its place in the queue is given back.
     func clientLeft() {
         guard !over else { return }
+        loading?.cancel()
         stop?()
         ticket.release()
         end()
@@ -99,6 +132,7 @@ final class StreamedGeneration: GenerationReceiver {
     private func end() {
         over = true
         stop = nil
+        loading = nil
         onEnd()
     }
 

@@ -1,6 +1,7 @@
 internal import Engine
 internal import HTTPTypes
 internal import NIOCore
+internal import Worker
 
 /// A streamed generation ready to start: what `StreamedGenerationHandler` needs from a route.
 struct StreamedPlan {
@@ -10,6 +11,8 @@ struct StreamedPlan {
     var api: String
     var style: APIError.Style
     var encoder: any StreamedAnswerEncoding
+    /// How long the model stays loaded after this request (Ollama's `keep_alive`); nil: the manifest's rule.
+    var keepAlive: KeepAlive? = nil
 }
 
 /// Which requests one endpoint answers at the connection level, and how to read them: streamed generations

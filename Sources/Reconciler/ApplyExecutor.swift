@@ -22,6 +22,8 @@ public struct ApplyExecutor: Sendable {
     public var downloads = DownloadBoard()
     /// How long a worker left by an earlier run has to exit after SIGTERM before it is killed.
     public var leftoverGrace: Duration = .seconds(10)
+    /// Which models are in memory: preloads them at apply, loads the others on demand, unloads idle ones.
+    public let scheduler: ModelScheduler
 
     public init(
         state: StateDirectory, supervisor: WorkerSupervisor, logger: Logger, downloader: HubDownloader? = nil,
@@ -31,11 +33,15 @@ public struct ApplyExecutor: Sendable {
         self.supervisor = supervisor
         self.logger = logger
         self.launch = launch
-        self.downloader =
+        let downloader =
             downloader
             ?? HubDownloader(
                 cache: HubCacheLayout(hub: state.hubCache()), verified: VerifiedBlobs(directory: state.verifiedBlobs),
                 logger: logger)
+        self.downloader = downloader
+        scheduler = ModelScheduler(
+            supervisor: supervisor, hub: downloader.cache, logger: logger, loadTimeout: supervisor.readinessTimeout,
+            launch: launch)
     }
 
     /// Reasons this build cannot apply the manifest at all; empty when it can.
@@ -68,10 +74,12 @@ public struct ApplyExecutor: Sendable {
     }
 
     /// Downloads the Hugging Face files that are missing, stops workers a previous supervisor left running
-    /// (waiting for them to exit), starts one worker per model (each builds its prompt caches before it
-    /// reports healthy), then records the manifest as applied. A failed download throws before any worker is
-    /// stopped. A worker that does not come up stays supervised (restarted with backoff) and is returned
-    /// with why, so the endpoints can still serve the other models and say this one is unavailable.
+    /// (waiting for them to exit), hands the models to the scheduler and starts the workers of those with
+    /// `preload` (pinned ones first; each builds its prompt caches before it reports healthy) that fit the
+    /// memory budget, then records the manifest as applied. The others load on their first request. A failed
+    /// download throws before any worker is stopped. A preloaded worker that does not come up stays
+    /// supervised (restarted with backoff) and is returned with why, so the endpoints can still serve the
+    /// other models and say this one is unavailable.
     @discardableResult
     public func apply(_ desired: ResolvedManifest, observed: ObservedState) async throws -> [String: String] {
         try ApplyingRecord(manifest: desired.name).write(to: state)
@@ -81,9 +89,11 @@ public struct ApplyExecutor: Sendable {
         await stopLeftovers(observed)
         PromptCacheCleanup.removeDropped(applied: observed.applied, desired: desired, in: state)
         var failures: [String: String] = [:]
-        for model in desired.models {
+        scheduler.declare(desired.models, memory: desired.memory)
+        for model in desired.models.filter(\.lifecycle.pinned) + desired.models.filter({ !$0.lifecycle.pinned })
+        where model.lifecycle.preload {
             do {
-                try await supervisor.start(launch(model), superviseOnFailure: true)
+                try await scheduler.preload(model.name, superviseOnFailure: true)
             } catch {
                 // A cancelled apply (SIGTERM while starting) stops what it started; any other failure is
                 // reported and the worker stays supervised.

@@ -68,11 +68,13 @@ public struct DeploymentChanges: Sendable, Equatable {
         return changes
     }
 
-    /// What a worker depends on: the model without its aliases (the gateway resolves those), and the runtime
-    /// its engine loads.
+    /// What a worker depends on: the model without its aliases (the gateway resolves those) and without when
+    /// it is loaded and unloaded (the scheduler's business), and the runtime its engine loads.
     static func restartKey(_ model: ResolvedModel, _ runtimes: ResolvedRuntimes) -> WorkerDefinition {
         var model = model
         model.aliases = []
+        model.lifecycle.preload = true
+        model.lifecycle.idleTimeout = nil
         var used = runtimes
         if model.engine != .rkllm {
             used.rkllmLibrary = nil

@@ -9,18 +9,22 @@ public struct DeviceAdmin: Sendable {
     /// The manifest running now (`runner serve` changes it while the endpoints stay up).
     public let current: @Sendable () async -> ResolvedManifest
     public let supervisor: WorkerSupervisor
+    /// Which models are in memory; nil where every model's worker always runs.
+    public let scheduler: ModelScheduler?
     /// Downloads in progress (`runner serve` fetching an added or damaged model).
     public let downloads: DownloadBoard?
 
-    public init(manifest: ResolvedManifest, supervisor: WorkerSupervisor) {
-        self.init(current: { manifest }, supervisor: supervisor)
+    public init(manifest: ResolvedManifest, supervisor: WorkerSupervisor, scheduler: ModelScheduler? = nil) {
+        self.init(current: { manifest }, supervisor: supervisor, scheduler: scheduler)
     }
 
     public init(
-        current: @escaping @Sendable () async -> ResolvedManifest, supervisor: WorkerSupervisor, downloads: DownloadBoard? = nil
+        current: @escaping @Sendable () async -> ResolvedManifest, supervisor: WorkerSupervisor,
+        scheduler: ModelScheduler? = nil, downloads: DownloadBoard? = nil
     ) {
         self.current = current
         self.supervisor = supervisor
+        self.scheduler = scheduler
         self.downloads = downloads
     }
 
@@ -31,6 +35,8 @@ public struct DeviceAdmin: Sendable {
             var engine: String
             var context: Int
             var worker: WorkerState
+            /// In memory or not, and why (see `ResidencyRecord`).
+            var residency: ResidencyRecord.Model?
             var promptCaches: [String]
             /// Presets the worker could not build (it serves without them and tries again).
             var promptCacheFailures: [PromptCacheFailure]
@@ -42,10 +48,13 @@ public struct DeviceAdmin: Sendable {
         var models: [Model]
         var endpoints: [ResolvedEndpoint]
         var downloads: [DownloadBoard.Entry]
+        /// The memory budget the scheduler works with, in bytes.
+        var memoryBudget: Int64?
     }
 
     public func status() async -> Data {
         let manifest = await current()
+        let residency = scheduler?.snapshot()
         var models: [Status.Model] = []
         for model in manifest.models {
             let worker = await supervisor.state(of: model.name)
@@ -55,11 +64,12 @@ public struct DeviceAdmin: Sendable {
             models.append(
                 Status.Model(
                     name: model.name, aliases: model.aliases, engine: model.engine.rawValue, context: model.context,
-                    worker: worker, promptCaches: caches.ready, promptCacheFailures: caches.failed))
+                    worker: worker, residency: residency?.models.first { $0.name == model.name }, promptCaches: caches.ready,
+                    promptCacheFailures: caches.failed))
         }
         let status = Status(
             manifest: manifest.name, soc: manifest.soc.rawValue, clocks: manifest.clocks.rawValue, models: models,
-            endpoints: manifest.endpoints, downloads: downloads?.inProgress ?? [])
+            endpoints: manifest.endpoints, downloads: downloads?.inProgress ?? [], memoryBudget: residency?.budget)
         return (try? JSONEncoder.state.encode(status)) ?? Data()
     }
 

@@ -20,6 +20,8 @@ public actor LiveDeployment {
 
     public nonisolated let state: StateDirectory
     public nonisolated let supervisor: WorkerSupervisor
+    /// Which models are in memory; the gateway's endpoints ask it for each request.
+    public nonisolated let scheduler: ModelScheduler
     let logger: Logger
     /// Downloads, refusals and the worker command line.
     var executor: ApplyExecutor
@@ -57,6 +59,7 @@ public actor LiveDeployment {
         self.executor = executor
         state = executor.state
         supervisor = executor.supervisor
+        scheduler = executor.scheduler
         logger = executor.logger
         self.clocks = clocks
         self.serve = serve
@@ -87,6 +90,8 @@ public actor LiveDeployment {
         }
         for name in changes.removedModels { await remove(name) }
         PromptCacheCleanup.removeDropped(applied: running ?? observed.applied, desired: desired, in: state)
+        // The budget and the models as desired; a changed model is restarted below.
+        scheduler.declare(desired.models, memory: desired.memory)
 
         var effective = desired
         var failures: [String: String] = [:]
@@ -104,17 +109,22 @@ public actor LiveDeployment {
             }
         }
         if !failures.isEmpty { effective = effective.removingDanglingReferences() }
+        scheduler.declare(effective.models, memory: effective.memory)
         running = effective
         try AtomicFile.write(json: effective, to: state.appliedManifest)
         await serve(effective)
         return Outcome(changes: changes, failures: failures, running: effective)
     }
 
-    /// Writes the definition, stops the old worker if there is one, starts the new one and remembers its file.
+    /// Writes the definition, stops the old worker if there is one, and loads the model again when it was
+    /// loaded or is to be preloaded; a changed model that was not in memory stays out until a request names
+    /// it. Remembers its file.
     func start(_ model: ResolvedModel, runtimes: ResolvedRuntimes, replacing: Bool) async throws {
         try WorkerDefinition(model: model, runtimes: runtimes).write(to: state.workerDefinition(model.name))
-        if replacing { await supervisor.stop(model.name) }
-        try await supervisor.start(executor.launch(model))
+        let wasLoaded = replacing && scheduler.isLoaded(model.name)
+        if replacing { await scheduler.stop(model.name) }
+        scheduler.declare(model)
+        if model.lifecycle.preload || wasLoaded { try await scheduler.preload(model.name) }
         files[model.name] = ModelFiles.localPath(for: model.source, hub: hub).flatMap(FileIdentity.init(path:))
         reportedMissing.remove(model.name)
     }
@@ -133,7 +143,7 @@ public actor LiveDeployment {
     }
 
     private func remove(_ model: String) async {
-        await supervisor.stop(model)
+        await scheduler.stop(model)
         files[model] = nil
         reportedMissing.remove(model)
         try? FileManager.default.removeItem(at: state.workerDefinition(model))

@@ -44,7 +44,7 @@ public actor WorkerSupervisor {
 
     public let state: StateDirectory
     let logger: Logger
-    let readinessTimeout: Duration
+    public let readinessTimeout: Duration
     public let backoff: RestartBackoff
     public let health: HealthPolicy
     var workers: [String: Supervised] = [:]

@@ -78,16 +78,14 @@ extension RunnerCommand {
             }
             let gateways: [any Service]
             do {
-                gateways = try await GatewayWiring.applications(for: resolved, supervisor: supervisor, logger: logger)
+                gateways = try await GatewayWiring.applications(for: resolved, scheduler: executor.scheduler, logger: logger)
             } catch {
                 await supervisor.stopAll()
                 Console.error("error: \(error)")
                 throw ExitCode.failure
             }
             let listening = resolved.endpoints.map { "\($0.name) on \($0.listen.text)" }.joined(separator: ", ")
-            let running = resolved.models.count - failures.count
-            let workers = "\(running) worker\(running == 1 ? "" : "s")"
-            Console.out("applied '\(resolved.name)': \(workers) running; serving \(listening)")
+            Console.out("applied '\(resolved.name)': \(Self.loadedSummary(executor.scheduler)); serving \(listening)")
             // The endpoints serve anyway: the other models answer, and this one answers 503 until its
             // supervisor gets it up.
             for (model, failure) in failures.sorted(by: { $0.key < $1.key }) {
@@ -102,6 +100,16 @@ extension RunnerCommand {
             try await group.run()
             withExtendedLifetime(lock) {}
         }
+    }
+}
+
+extension RunnerCommand.Apply {
+    /// "2 models loaded, 1 on demand", from the scheduler's books.
+    static func loadedSummary(_ scheduler: ModelScheduler) -> String {
+        let models = scheduler.snapshot().models
+        let loaded = models.filter { $0.state == "resident" || $0.state == "loading" }.count
+        let waiting = models.count - loaded
+        return "\(loaded) model\(loaded == 1 ? "" : "s") loaded" + (waiting > 0 ? ", \(waiting) on demand" : "")
     }
 }
 

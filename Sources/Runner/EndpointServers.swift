@@ -25,7 +25,9 @@ actor EndpointServers: Service, CustomStringConvertible {
     let drainTimeout: Duration
     let downloads: DownloadBoard
     let logger: Logger
-    let metrics = GatewayMetrics()
+    /// The deployment's scheduler, handed over before the first manifest is followed (`use`).
+    private var scheduler: ModelScheduler?
+    private var metrics = GatewayMetrics()
     private var servers: [String: Server] = [:]
     private var manifest: ResolvedManifest?
     private var closing = false
@@ -39,24 +41,30 @@ actor EndpointServers: Service, CustomStringConvertible {
 
     nonisolated var description: String { "EndpointServers" }
 
+    /// The scheduler every endpoint asks for its models; its metrics share the endpoints' registry.
+    func use(_ scheduler: ModelScheduler) {
+        self.scheduler = scheduler
+        metrics = GatewayMetrics(registry: scheduler.metrics.registry)
+    }
+
     /// The manifest the servers follow, for the admin API's status.
     var current: ResolvedManifest? { manifest }
 
     /// Makes the servers match `manifest` (the deployment calls this after every change).
     func follow(_ manifest: ResolvedManifest) async {
-        guard !closing else { return }
+        guard !closing, let scheduler else { return }
         self.manifest = manifest
         for name in servers.keys where !manifest.endpoints.contains(where: { $0.name == name }) {
             await stop(name)
         }
         for endpoint in manifest.endpoints {
-            let models = await GatewayWiring.servedModels(endpoint, in: manifest, supervisor: supervisor)
+            let models = await GatewayWiring.servedModels(endpoint, in: manifest, scheduler: scheduler)
             if let server = servers[endpoint.name], !server.ended, Self.sameServer(server.endpoint, endpoint) {
                 server.registry.replace(with: models)
                 continue
             }
             if servers[endpoint.name] != nil { await stop(endpoint.name) }
-            start(endpoint, models: models, in: manifest)
+            start(endpoint, models: models, in: manifest, scheduler: scheduler)
         }
     }
 
@@ -69,14 +77,17 @@ actor EndpointServers: Service, CustomStringConvertible {
         }
     }
 
-    private func start(_ endpoint: ResolvedEndpoint, models: [ServedModel], in manifest: ResolvedManifest) {
+    private func start(
+        _ endpoint: ResolvedEndpoint, models: [ServedModel], in manifest: ResolvedManifest, scheduler: ModelScheduler
+    ) {
         let registry = ModelRegistry(models)
         let admin = DeviceAdmin(
-            current: { [weak self] in await self?.current ?? manifest }, supervisor: supervisor, downloads: downloads)
+            current: { [weak self] in await self?.current ?? manifest }, supervisor: supervisor, scheduler: scheduler,
+            downloads: downloads)
         let application: any Service
         do {
             application = try GatewayWiring.application(
-                endpoint, registry: registry, metrics: metrics, admin: admin, logger: logger)
+                endpoint, registry: registry, metrics: metrics, admin: admin, scheduler: scheduler, logger: logger)
         } catch {
             logger.error("endpoint not started: \(error)", metadata: ["endpoint": "\(endpoint.name)"])
             servers[endpoint.name] = nil

@@ -42,35 +42,40 @@ struct DeviceAdminRoutes: AdminSource {
 
 /// Builds one gateway server per manifest endpoint, each routing to the supervisor's workers.
 enum GatewayWiring {
-    static func applications(for manifest: ResolvedManifest, supervisor: WorkerSupervisor, logger: Logger) async throws
+    static func applications(for manifest: ResolvedManifest, scheduler: ModelScheduler, logger: Logger) async throws
         -> [any Service]
     {
-        let metrics = GatewayMetrics()
-        let admin = DeviceAdmin(manifest: manifest, supervisor: supervisor)
+        let metrics = GatewayMetrics(registry: scheduler.metrics.registry)
+        let admin = DeviceAdmin(manifest: manifest, supervisor: scheduler.supervisor, scheduler: scheduler)
         var applications: [any Service] = []
         for endpoint in manifest.endpoints {
-            let registry = ModelRegistry(await servedModels(endpoint, in: manifest, supervisor: supervisor))
+            let registry = ModelRegistry(await servedModels(endpoint, in: manifest, scheduler: scheduler))
             applications.append(
-                try application(endpoint, registry: registry, metrics: metrics, admin: admin, logger: logger))
+                try application(
+                    endpoint, registry: registry, metrics: metrics, admin: admin, scheduler: scheduler, logger: logger))
         }
         return applications
     }
 
-    /// The models an endpoint exposes, in its order.
-    static func servedModels(_ endpoint: ResolvedEndpoint, in manifest: ResolvedManifest, supervisor: WorkerSupervisor) async
+    /// The models an endpoint exposes, in its order. Whether one is ready is the scheduler's answer: a model
+    /// that loads on demand is ready while it is not loaded.
+    static func servedModels(_ endpoint: ResolvedEndpoint, in manifest: ResolvedManifest, scheduler: ModelScheduler) async
         -> [ServedModel]
     {
         var models: [ServedModel] = []
         for name in endpoint.models {
             guard let model = manifest.model(named: name) else { continue }
-            models.append(ServedModel(model, worker: await supervisor.client(for: model.name)))
+            var served = ServedModel(model, worker: await scheduler.supervisor.client(for: model.name))
+            served.isReady = { await scheduler.isReady(model.name) }
+            models.append(served)
         }
         return models
     }
 
     /// One endpoint's server; throws when its tokens file cannot be read.
     static func application(
-        _ endpoint: ResolvedEndpoint, registry: ModelRegistry, metrics: GatewayMetrics, admin: DeviceAdmin, logger: Logger
+        _ endpoint: ResolvedEndpoint, registry: ModelRegistry, metrics: GatewayMetrics, admin: DeviceAdmin,
+        scheduler: ModelScheduler, logger: Logger
     ) throws -> any Service {
         let tokens = try endpoint.tokensFile.map { try BearerTokens(contentsOf: $0) }
         let server = GatewayServer.Endpoint(
@@ -79,7 +84,7 @@ enum GatewayWiring {
             corsOrigins: endpoint.corsOrigins)
         let gateway = Gateway(
             registry: registry, limits: Gateway.Limits(maxBodyBytes: endpoint.maxBodyBytes), metrics: metrics,
-            version: RunnerVersion.current)
+            version: RunnerVersion.current, residency: scheduler)
         var endpointLogger = logger
         endpointLogger[metadataKey: "endpoint"] = .string(endpoint.name)
         let loop = MultiThreadedEventLoopGroup.singleton.next()

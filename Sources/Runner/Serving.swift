@@ -36,6 +36,7 @@ struct Serving {
             state: directory, supervisor: supervisor, executable: RunnerExecutable.path, clocks: state.clockPinning,
             logger: logger, downloads: downloads
         ) { await servers.follow($0) }
+        await servers.use(deployment.scheduler)
         let selection = state
         let follower = ManifestFollower(source: source, deployment: deployment, state: directory, logger: logger) { manifest in
             do {

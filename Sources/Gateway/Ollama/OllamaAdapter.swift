@@ -1,5 +1,6 @@
 internal import Engine
 internal import Foundation
+internal import Worker
 
 /// What the adapter needs to know about the served model (kept apart from `ServedModel`, which carries an
 /// engine, so the translation stays a pure function that tests can call without one).
@@ -178,9 +179,10 @@ enum OllamaAdapter {
         if logprobs == true || (top ?? 0) > 0 { throw .invalid("'logprobs' are not supported by this server") }
     }
 
-    /// Whether `keep_alive` asks to unload (zero). Invalid durations are refused, as Ollama does.
-    static func asksToUnload(_ keepAlive: OllamaKeepAlive?) throws(OllamaAdapterError) -> Bool {
-        guard let keepAlive else { return false }
-        return try OllamaDuration.seconds(keepAlive) == 0
+    /// `keep_alive` as the scheduler applies it: zero unloads after the request, negative keeps the model
+    /// loaded, a duration keeps it that long after the request. Invalid durations are refused, as Ollama does.
+    static func keepAlive(_ keepAlive: OllamaKeepAlive?) throws(OllamaAdapterError) -> KeepAlive? {
+        guard let keepAlive else { return nil }
+        return KeepAlive(seconds: try OllamaDuration.seconds(keepAlive))
     }
 }

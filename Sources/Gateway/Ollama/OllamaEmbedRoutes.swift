@@ -1,6 +1,7 @@
 internal import Engine
 internal import Foundation
 internal import Hummingbird
+internal import Worker
 
 /// `POST /api/embed` and the legacy `POST /api/embeddings`.
 enum OllamaEmbedRoutes {
@@ -15,7 +16,7 @@ enum OllamaEmbedRoutes {
         let started = ContinuousClock.now
         let wire = try await gateway.decode(OllamaEmbedRequest.self, from: request, .ollama)
         let model = try gateway.model(wire.model, .ollama)
-        _ = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.asksToUnload(wire.keepAlive) }
+        let keepAlive = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.keepAlive(wire.keepAlive) }
         if let dimensions = wire.dimensions, dimensions < 1 {
             throw APIError.badRequest("'dimensions' must be positive", .ollama)
         }
@@ -26,26 +27,27 @@ enum OllamaEmbedRoutes {
             case .many(let texts)?: texts
             }
         // Ollama answers an empty input with no embeddings (clients use it to load the model).
-        var embeddings = Embeddings(vectors: [], promptTokens: 0)
-        if !inputs.isEmpty { embeddings = try await embed(inputs, model, gateway) }
+        var (embeddings, waited) = try await gateway.withModel(model, keepAlive: keepAlive, .ollama) { waited in
+            (inputs.isEmpty ? Embeddings(vectors: [], promptTokens: 0) : try await embed(inputs, model, gateway), waited)
+        }
         if let dimensions = wire.dimensions {
             embeddings.vectors = embeddings.vectors.map { truncated($0, to: dimensions) }
         }
         return OllamaRoutes.json(
             OllamaEmbedResponse(
                 model: wire.model ?? model.name, embeddings: embeddings.vectors,
-                totalDuration: OllamaAdapter.nanoseconds(.now - started), loadDuration: 0,
+                totalDuration: OllamaAdapter.nanoseconds(.now - started), loadDuration: OllamaAdapter.nanoseconds(waited),
                 promptEvalCount: embeddings.promptTokens))
     }
 
     static func embeddings(_ request: Request, _ gateway: Gateway) async throws -> Response {
         let wire = try await gateway.decode(OllamaEmbeddingsRequest.self, from: request, .ollama)
         let model = try gateway.model(wire.model, .ollama)
-        _ = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.asksToUnload(wire.keepAlive) }
-        guard let prompt = wire.prompt, !prompt.isEmpty else {
-            return OllamaRoutes.json(OllamaEmbeddingsResponse(embedding: []))
+        let keepAlive = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in try OllamaAdapter.keepAlive(wire.keepAlive) }
+        let embeddings = try await gateway.withModel(model, keepAlive: keepAlive, .ollama) { _ in
+            guard let prompt = wire.prompt, !prompt.isEmpty else { return Embeddings(vectors: [], promptTokens: 0) }
+            return try await embed([prompt], model, gateway)
         }
-        let embeddings = try await embed([prompt], model, gateway)
         return OllamaRoutes.json(OllamaEmbeddingsResponse(embedding: embeddings.vectors.first ?? []))
     }
 

@@ -3,6 +3,7 @@ internal import Foundation
 internal import Hummingbird
 internal import NIOCore
 internal import NIOFoundationEssentialsCompat
+internal import Worker
 
 /// `POST /api/chat` and `POST /api/generate`.
 enum OllamaGenerationRoutes {
@@ -103,32 +104,27 @@ enum OllamaGenerationRoutes {
     /// generation that is valid as it stands, or nil for the routes to answer.
     static func streamedPlan(_ generation: Generation?, shape: Shape, started: ContinuousClock.Instant) -> StreamedPlan? {
         // A keep_alive the routes would refuse is theirs to explain.
-        guard let generation, !generation.isLoad,
-            (try? OllamaAdapter.asksToUnload(generation.keepAlive)) != nil
-        else { return nil }
+        guard let generation, !generation.isLoad, let keepAlive = try? OllamaAdapter.keepAlive(generation.keepAlive) else {
+            return nil
+        }
         return StreamedPlan(
             model: generation.model, request: generation.request, api: "ollama", style: .ollama,
-            encoder: OllamaEventStream(shape: shape, model: generation.requestedName, started: started))
+            encoder: OllamaEventStream(shape: shape, model: generation.requestedName, started: started), keepAlive: keepAlive)
     }
 
     static func answer(
         _ generation: Generation, shape: Shape, started: ContinuousClock.Instant, context: GatewayContext, gateway: Gateway
     ) async throws -> Response {
         let (model, requestedName) = (generation.model, generation.requestedName)
-        let unload = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
-            try OllamaAdapter.asksToUnload(generation.keepAlive)
+        let keepAlive = try OllamaRoutes.adapt { () throws(OllamaAdapterError) in
+            try OllamaAdapter.keepAlive(generation.keepAlive)
         }
         if generation.isLoad {
-            // Models are resident for as long as the manifest serves them: "load" checks that this one answers,
-            // "unload" is acknowledged the way Ollama does and leaves it running.
-            if !unload, !((try? await withTimeout(.seconds(2)) { await model.isReady() }) ?? false) {
-                throw APIError(.ollama, .serviceUnavailable, "model '\(model.name)' is not ready yet", retryAfter: 1)
-            }
-            return OllamaRoutes.json(shape.loadAnswer(model: requestedName, reason: unload ? "unload" : "load"))
+            return try await load(model, requestedName: requestedName, keepAlive: keepAlive, shape: shape, gateway: gateway)
         }
-        // Refusals (queue full, prompt too long, unsupported input) come from here, before any byte is sent, so
-        // they keep their status.
-        let events = try await gateway.generate(generation.request, on: model, api: "ollama", .ollama)
+        // Refusals (queue full, prompt too long, unsupported input, a model that cannot be loaded) come from
+        // here, before any byte is sent, so they keep their status.
+        let events = try await gateway.generate(generation.request, on: model, api: "ollama", .ollama, keepAlive: keepAlive)
         if generation.stream {
             return StreamedAnswer.response(
                 events, through: OllamaEventStream(shape: shape, model: requestedName, started: started))
@@ -136,6 +132,28 @@ enum OllamaGenerationRoutes {
         return try await gateway.untilClientLeaves(context) {
             try await collect(events, shape: shape, model: requestedName, started: started)
         }
+    }
+
+    /// Nothing to generate: Ollama loads the model (and keeps it as `keep_alive` says), or with `keep_alive: 0`
+    /// unloads it at once. Without a scheduler every model is always loaded: a load checks that it answers.
+    static func load(
+        _ model: ServedModel, requestedName: String, keepAlive: KeepAlive?, shape: Shape, gateway: Gateway
+    ) async throws -> Response {
+        let unload = keepAlive == .unloadAfterUse
+        if let residency = gateway.residency {
+            do {
+                if unload {
+                    try await residency.unload(model.name)
+                } else {
+                    try await residency.load(model.name, keepAlive: keepAlive)
+                }
+            } catch {
+                throw Gateway.apiError(error, model: model, .ollama)
+            }
+        } else if !unload, !((try? await withTimeout(.seconds(2)) { await model.isReady() }) ?? false) {
+            throw APIError(.ollama, .serviceUnavailable, "model '\(model.name)' is not ready yet", retryAfter: 1)
+        }
+        return OllamaRoutes.json(shape.loadAnswer(model: requestedName, reason: unload ? "unload" : "load"))
     }
 
     /// `stream: false`: the whole answer in one object; a failure is a plain error with its status.

@@ -1,6 +1,7 @@
 internal import Foundation
 internal import Hummingbird
 internal import NIOCore
+internal import Worker
 
 /// Model listing and management. The manifest decides which models exist: pull succeeds for a declared model
 /// (it is already here) and every route that would change the model store is refused.
@@ -11,12 +12,7 @@ enum OllamaModelRoutes {
             return OllamaRoutes.json(OllamaModels.show(try gateway.model(wire.requested, .ollama)))
         }
         router.get("/api/ps") { _, _ in
-            // Only models whose engine answers are "running"; a restarting worker drops out until it is back.
-            var running: [ServedModel] = []
-            for model in gateway.registry.models where (try? await withTimeout(.seconds(2)) { await model.isReady() }) ?? false {
-                running.append(model)
-            }
-            return OllamaRoutes.json(OllamaModels.ps(running, now: Date()))
+            OllamaRoutes.json(OllamaModels.ps(await running(gateway), now: Date()))
         }
         router.post("/api/pull") { request, _ in
             let wire = try await gateway.decode(OllamaModelRequest.self, from: request, .ollama)
@@ -37,6 +33,21 @@ enum OllamaModelRoutes {
         router.post("/api/create") { _, _ -> Response in throw refusal("creating models") }
         router.post("/api/push") { _, _ -> Response in throw refusal("pushing models") }
         router.post("/api/blobs/:digest") { _, _ -> Response in throw refusal("uploading blobs") }
+    }
+
+    /// What `/api/ps` lists: the models the scheduler has in memory; without one, every model that answers
+    /// (a restarting worker drops out until it is back). Looking never loads or wakes a model.
+    static func running(_ gateway: Gateway) async -> [(model: ServedModel, bytes: Int64, expiresAt: Date?)] {
+        if let residency = gateway.residency {
+            return residency.residents().compactMap { resident in
+                gateway.registry.resolve(resident.name).map { ($0, resident.bytes, resident.expiresAt) }
+            }
+        }
+        var running: [(model: ServedModel, bytes: Int64, expiresAt: Date?)] = []
+        for model in gateway.registry.models where (try? await withTimeout(.seconds(2)) { await model.isReady() }) ?? false {
+            running.append((model, model.sizeBytes, nil))
+        }
+        return running
     }
 
     static func refusal(_ action: String) -> APIError {

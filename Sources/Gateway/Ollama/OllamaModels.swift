@@ -112,16 +112,18 @@ enum OllamaModels {
             ] + lines).joined(separator: "\n") + "\n"
     }
 
-    /// Models stay resident for as long as the manifest serves them, so `expires_at` is what Ollama reports for
-    /// `keep_alive: -1` (now + the largest Go duration, ~292 years).
-    static func ps(_ models: [ServedModel], now: Date) -> OllamaPsResponse {
+    /// The models in memory. `size` is what the model's worker takes (measured once it has run, else the
+    /// estimate); `size_vram` is the part on an accelerator: all of an rkllm model (its weights live in NPU
+    /// buffers), none of a llama.cpp one on this CPU build. A model kept until evicted or unloaded expires
+    /// when Ollama's `keep_alive: -1` does (now + the largest Go duration, ~292 years).
+    static func ps(_ models: [(model: ServedModel, bytes: Int64, expiresAt: Date?)], now: Date) -> OllamaPsResponse {
         let forever = now.addingTimeInterval(Double(Int64.max) / 1e9)
         return OllamaPsResponse(
-            models: models.map { model in
+            models: models.map { model, bytes, expiresAt in
                 OllamaPsResponse.Model(
-                    name: taggedName(model), model: taggedName(model), size: model.sizeBytes, digest: digest(model),
-                    details: details(model), expiresAt: OllamaEncoding.timestamp(forever), sizeVRAM: 0,
-                    contextLength: model.context)
+                    name: taggedName(model), model: taggedName(model), size: bytes, digest: digest(model),
+                    details: details(model), expiresAt: OllamaEncoding.timestamp(expiresAt ?? forever),
+                    sizeVRAM: model.engineKind == "rkllm" ? bytes : 0, contextLength: model.context)
             })
     }
 }

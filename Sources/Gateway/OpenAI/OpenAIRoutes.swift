@@ -97,7 +97,7 @@ enum OpenAIRoutes {
         let (texts, encoding) = try OpenAIAdapter.embeddingInputs(body)
         let result: Embeddings
         do {
-            result = try await model.engine.embed(texts)
+            result = try await gateway.withModel(model, .openAI) { _ in try await model.engine.embed(texts) }
             // JSON has no NaN or infinity: an engine that produced them failed.
             guard result.vectors.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
                 throw EngineError(.decodeFailed, "the model produced non-finite embedding values")

@@ -1,0 +1,436 @@
+internal import Foundation
+public import Logging
+public import Manifest
+internal import Synchronization
+public import Worker
+
+/// Decides which models are in memory: loads a model when a request names it (or at apply, `preload`),
+/// stops it after `idleTimeout` or the request's `keep_alive`, and stops the least recently used idle
+/// models when one that must load does not fit the memory budget. Busy and pinned models are never stopped
+/// to make room; two rkllm models in one NPU domain are never resident together. Requests that must wait
+/// (for a load, or for a model to go idle) wait up to `loadTimeout`.
+///
+/// Decisions are made under one lock (`ResidencyBook.decide`), so a request for a resident model is served
+/// without a task switch; loads and stops run in tasks of their own and report back.
+public final class ModelScheduler: ModelResidency, Sendable {
+    public let supervisor: WorkerSupervisor
+    let launch: @Sendable (ResolvedModel) -> WorkerSupervisor.Launch
+    let logger: Logger
+    let loadTimeout: Duration
+    public let metrics: ResidencyMetrics
+    let record: ResidencyRecorder
+    let hub: HubCacheLayout
+    let book: Mutex<ResidencyBook>
+
+    public init(
+        supervisor: WorkerSupervisor, hub: HubCacheLayout, logger: Logger, loadTimeout: Duration,
+        metrics: ResidencyMetrics = ResidencyMetrics(), launch: @escaping @Sendable (ResolvedModel) -> WorkerSupervisor.Launch
+    ) {
+        self.supervisor = supervisor
+        self.hub = hub
+        self.logger = logger
+        self.loadTimeout = loadTimeout
+        self.metrics = metrics
+        self.launch = launch
+        record = ResidencyRecorder(file: supervisor.state.residency)
+        book = Mutex(ResidencyBook(budget: 0))
+        record.source { [weak self] in self?.snapshot() }
+    }
+
+    /// The books as `runner status` shows them.
+    public func snapshot() -> ResidencyRecord {
+        book.withLock { book in
+            ResidencyRecord(
+                budget: book.budget, held: book.held,
+                models: book.entries.values.sorted { $0.model.name < $1.model.name }.map { entry in
+                    var error: String? = nil
+                    if case .failed(let message) = entry.phase { error = message }
+                    return ResidencyRecord.Model(
+                        name: entry.model.name, state: entry.phase.name, since: entry.since, lastUsed: entry.lastUsed,
+                        expiresAt: entry.expiresOn, bytes: entry.footprint, measured: entry.measured != nil,
+                        pinned: entry.pinned, inUse: entry.holds, error: error ?? entry.lastError)
+                })
+        }
+    }
+
+    // MARK: The manifest
+
+    /// Takes the manifest's models and budget. New models start not loaded; a model whose definition
+    /// changed keeps its phase (the deployment restarts resident ones); dropped models are forgotten (their
+    /// workers are the deployment's to stop) and their waiters refused.
+    public func declare(_ models: [ResolvedModel], memory: ResolvedMemory) {
+        let machine = try? MemInfo.read()
+        let decisions = book.withLock { book in
+            var entries: [String: ResidencyBook.Entry] = [:]
+            for model in models {
+                if var entry = book.entries[model.name] {
+                    if entry.model != model { entry.estimate = estimate(model) }
+                    entry.model = model
+                    entries[model.name] = entry
+                } else {
+                    entries[model.name] = ResidencyBook.Entry(model: model, estimate: estimate(model))
+                }
+            }
+            let held = book.held
+            book.entries = entries
+            book.budget =
+                machine.map { MemoryBudget.bytes(memory, machine: $0, held: held) } ?? memory.budget ?? Int64.max
+            return book.decide(now: .now)
+        }
+        perform(decisions)
+    }
+
+    public var budget: Int64 { book.withLock { $0.budget } }
+
+    func estimate(_ model: ResolvedModel) -> Int64 {
+        ModelFootprint.estimate(model, file: ModelFiles.localPath(for: model.source, hub: hub)) ?? 0
+    }
+
+    /// Loads a model now, without a request, when it fits beside what is resident without stopping
+    /// anything: apply's `preload`, and a resident model coming back after its definition changed. Returns
+    /// false, loading nothing, when it does not fit; throws when its worker does not come up. With
+    /// `superviseOnFailure` the worker then stays supervised (restarted with backoff).
+    @discardableResult
+    public func preload(_ name: String, superviseOnFailure: Bool = false) async throws -> Bool {
+        let admitted = book.withLock { book -> ResolvedModel? in
+            guard let entry = book.entries[name], !entry.phase.holdsMemory, book.room(for: name) == .fits else { return nil }
+            book.entries[name]?.phase = .loading
+            book.entries[name]?.since = Date()
+            book.entries[name]?.loadStarted = .now
+            return entry.model
+        }
+        guard let model = admitted else {
+            let resident = book.withLock { $0.entries[name]?.phase.holdsMemory ?? false }
+            if !resident {
+                logger.warning(
+                    "not preloaded: it does not fit beside the models already loaded; it loads on its first request",
+                    metadata: ["model": "\(name)"])
+            }
+            return resident
+        }
+        try await runLoad(model, reason: "preload", superviseOnFailure: superviseOnFailure)
+        return true
+    }
+
+    /// Stops a model's worker now, whatever holds it (a manifest change replacing or dropping it), and waits.
+    public func stop(_ name: String) async {
+        let holds = book.withLock { book -> Bool in
+            guard let phase = book.entries[name]?.phase, phase.holdsMemory else { return false }
+            book.entries[name]?.phase = .stopping(.manifest)
+            return true
+        }
+        if holds {
+            await runStop(name, .manifest)
+        } else {
+            await supervisor.stop(name)
+        }
+    }
+
+    /// Adds or updates one model (its definition changed); its phase stays.
+    public func declare(_ model: ResolvedModel) {
+        let estimate = estimate(model)
+        book.withLock { book in
+            if book.entries[model.name] == nil {
+                book.entries[model.name] = ResidencyBook.Entry(model: model, estimate: estimate)
+            } else {
+                if book.entries[model.name]!.model != model { book.entries[model.name]!.estimate = estimate }
+                book.entries[model.name]!.model = model
+            }
+        }
+        record.changed()
+    }
+
+    /// Whether the model's worker holds memory now (loading, resident or stopping).
+    public func isLoaded(_ name: String) -> Bool { book.withLock { $0.entries[name]?.phase.holdsMemory ?? false } }
+
+    /// Refuses everyone waiting and takes no more requests (the runner is stopping).
+    public func close() {
+        let refused = book.withLock { book -> [ResidencyBook.Waiter] in
+            book.closed = true
+            defer { book.waiters = [] }
+            return book.waiters
+        }
+        for waiter in refused {
+            waiter.timeout?.cancel()
+            waiter.continuation.resume(throwing: ResidencyRefusal(.stopping, "the runner is stopping", retryAfter: 5))
+        }
+    }
+
+    // MARK: Requests
+
+    public func tryAcquire(_ model: String, keepAlive: KeepAlive?) -> ModelLease? {
+        let held = book.withLock { book -> Bool in
+            guard !book.closed, book.entries[model]?.phase == .resident else { return false }
+            book.hold(model)
+            book.entries[model]?.keepAlive = keepAlive
+            return true
+        }
+        return held ? lease(model, waited: .zero) : nil
+    }
+
+    public func acquire(_ model: String, keepAlive: KeepAlive?) async throws -> ModelLease {
+        if let lease = tryAcquire(model, keepAlive: keepAlive) { return lease }
+        let id = book.withLock { book in
+            defer { book.nextWaiterID += 1 }
+            return book.nextWaiterID
+        }
+        let started = ContinuousClock.now
+        let lease = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ModelLease, any Error>) in
+                enqueue(id, model: model, keepAlive: keepAlive, continuation: continuation, started: started)
+            }
+        } onCancel: {
+            refuseWaiter(id, CancellationError())
+        }
+        return lease
+    }
+
+    private func enqueue(
+        _ id: Int, model: String, keepAlive: KeepAlive?, continuation: CheckedContinuation<ModelLease, any Error>,
+        started: ContinuousClock.Instant
+    ) {
+        let refusal = book.withLock { book -> ResidencyRefusal? in
+            if book.closed { return ResidencyRefusal(.stopping, "the runner is stopping", retryAfter: 5) }
+            guard book.entries[model] != nil else { return ResidencyRefusal(.unknown, "model '\(model)' is not served") }
+            book.entries[model]?.keepAlive = keepAlive
+            var waiter = ResidencyBook.Waiter(id: id, model: model, enqueued: started, continuation: continuation)
+            let limit = loadTimeout
+            waiter.timeout = Task { [weak self] in
+                guard (try? await Task.sleep(until: started + limit)) != nil else { return }
+                self?.timedOut(id)
+            }
+            book.waiters.append(waiter)
+            return nil
+        }
+        if let refusal { return continuation.resume(throwing: refusal) }
+        schedule()
+    }
+
+    private func timedOut(_ id: Int) {
+        let loading = book.withLock { book -> Bool in
+            guard let waiter = book.waiters.first(where: { $0.id == id }) else { return false }
+            return book.entries[waiter.model]?.phase == .loading
+        }
+        refuseWaiter(
+            id,
+            loading
+                ? ResidencyRefusal(.noRoom, "the model did not finish loading within \(loadTimeout)", retryAfter: 5)
+                : ResidencyRefusal(
+                    .noRoom,
+                    "no room to load the model within \(loadTimeout): the models in memory are in use or pinned", retryAfter: 5))
+    }
+
+    private func refuseWaiter(_ id: Int, _ error: any Error) {
+        let waiter = book.withLock { book -> ResidencyBook.Waiter? in
+            guard let index = book.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return book.waiters.remove(at: index)
+        }
+        guard let waiter else { return }
+        waiter.timeout?.cancel()
+        waiter.continuation.resume(throwing: error)
+        // The model it wanted may now be an eviction candidate, or no longer worth loading.
+        schedule()
+    }
+
+    private func lease(_ model: String, waited: Duration) -> ModelLease {
+        ModelLease(waited: waited) { [weak self] in self?.released(model) }
+    }
+
+    private func released(_ model: String) {
+        let now = ContinuousClock.now
+        let decisions = book.withLock { book -> ResidencyBook.Decisions in
+            guard book.entries[model] != nil else { return .init() }
+            book.entries[model]!.holds -= 1
+            book.entries[model]!.lastUsed = Date()
+            book.entries[model]!.lastUsedAt = now
+            var decisions = ResidencyBook.Decisions()
+            book.idle(model, now: now, into: &decisions)
+            let more = book.decide(now: now)
+            decisions.grants += more.grants
+            decisions.refusals += more.refusals
+            decisions.loads += more.loads
+            decisions.stops += more.stops
+            return decisions
+        }
+        record.changed()
+        perform(decisions)
+    }
+
+    public func load(_ model: String, keepAlive: KeepAlive?) async throws {
+        let lease = try await acquire(model, keepAlive: keepAlive)
+        lease.release()
+    }
+
+    @discardableResult
+    public func unload(_ model: String) async throws -> Unloading {
+        let outcome = book.withLock { book -> Result<Unloading, ResidencyRefusal> in
+            guard let entry = book.entries[model] else {
+                return .failure(ResidencyRefusal(.unknown, "model '\(model)' is not served"))
+            }
+            if entry.pinned {
+                return .failure(
+                    ResidencyRefusal(.pinned, "model '\(model)' is pinned by the manifest (lifecycle.pinned); it is not unloaded")
+                )
+            }
+            switch entry.phase {
+            case .resident: break
+            case .loading: return .success(.afterRequests)
+            default: return .success(.notLoaded)
+            }
+            // In use: it goes when its last request ends.
+            book.entries[model]?.keepAlive = .unloadAfterUse
+            guard entry.holds == 0, !book.isWaitedFor(model) else { return .success(.afterRequests) }
+            book.entries[model]?.phase = .stopping(.unload)
+            return .success(.unloaded)
+        }
+        let unloading = try outcome.get()
+        if unloading == .unloaded { await runStop(model, .unload) }
+        return unloading
+    }
+
+    public func residents() -> [ResidentModel] {
+        book.withLock { book in
+            book.entries.values.filter { $0.phase == .resident }.sorted { $0.model.name < $1.model.name }.map {
+                ResidentModel(name: $0.model.name, bytes: $0.footprint, expiresAt: $0.expiresOn)
+            }
+        }
+    }
+
+    public func isReady(_ model: String) async -> Bool {
+        let phase = book.withLock { $0.entries[model]?.phase }
+        switch phase {
+        case .resident?: return (try? await supervisor.client(for: model).health()) != nil
+        case .failed?, nil: return false
+        default: return true
+        }
+    }
+
+    // MARK: Carrying out decisions
+
+    func schedule() {
+        perform(book.withLock { $0.decide(now: .now) })
+    }
+
+    private func perform(_ decisions: ResidencyBook.Decisions) {
+        record.changed()
+        guard !decisions.isEmpty else { return }
+        let now = ContinuousClock.now
+        for waiter in decisions.grants {
+            waiter.timeout?.cancel()
+            waiter.continuation.resume(returning: lease(waiter.model, waited: now - waiter.enqueued))
+        }
+        for (waiter, refusal) in decisions.refusals {
+            waiter.timeout?.cancel()
+            waiter.continuation.resume(throwing: refusal)
+        }
+        for name in decisions.loads {
+            guard let model = book.withLock({ $0.entries[name]?.model }) else { continue }
+            Task { try? await self.runLoad(model, reason: "request", superviseOnFailure: false) }
+        }
+        for (name, reason) in decisions.stops {
+            Task { await self.runStop(name, reason) }
+        }
+        for name in decisions.timers {
+            Task { await self.watchExpiry(name) }
+        }
+    }
+
+    /// Starts the worker (its phase is already `loading`), measures it, and hands it to its waiters.
+    private func runLoad(_ model: ResolvedModel, reason: String, superviseOnFailure: Bool) async throws {
+        let started = ContinuousClock.now
+        record.changed()
+        logger.info("loading model", metadata: ["model": "\(model.name)", "reason": "\(reason)"])
+        do {
+            try await supervisor.start(launch(model), superviseOnFailure: superviseOnFailure)
+        } catch {
+            let message = "\(error)"
+            // A supervised worker keeps its place (and memory) while the supervisor brings it up.
+            let decisions = book.withLock { book -> ResidencyBook.Decisions in
+                guard book.entries[model.name]?.phase == .loading else { return .init() }
+                book.entries[model.name]?.lastError = message
+                book.entries[model.name]?.phase = superviseOnFailure ? .resident : .failed(message)
+                book.entries[model.name]?.since = Date()
+                var decisions = ResidencyBook.Decisions()
+                book.refuseWaiters(
+                    for: model.name,
+                    ResidencyRefusal(.loadFailed, "model '\(model.name)' failed to load: \(message)", retryAfter: 5),
+                    into: &decisions)
+                let more = book.decide(now: .now)
+                decisions.loads += more.loads
+                decisions.stops += more.stops
+                decisions.grants += more.grants
+                decisions.refusals += more.refusals
+                return decisions
+            }
+            metrics.loadFailed(model: model.name)
+            perform(decisions)
+            throw error
+        }
+        let took = ContinuousClock.now - started
+        let measured = await measure(model)
+        let decisions = book.withLock { book -> ResidencyBook.Decisions in
+            guard book.entries[model.name]?.phase == .loading else { return .init() }
+            book.entries[model.name]?.phase = .resident
+            book.entries[model.name]?.since = Date()
+            book.entries[model.name]?.lastError = nil
+            if let measured { book.entries[model.name]?.measured = measured }
+            var decisions = book.decide(now: .now)
+            // Loaded for nobody (preload, or every waiter gave up): it idles from now.
+            if book.entries[model.name]?.holds == 0 { book.idle(model.name, now: .now, into: &decisions) }
+            return decisions
+        }
+        metrics.loaded(model: model.name, reason: reason, took: took, bytes: measured)
+        logger.info(
+            "model loaded",
+            metadata: [
+                "model": "\(model.name)", "seconds": "\(took)", "bytes": "\(measured.map { "\(ByteCount($0))" } ?? "?")",
+            ])
+        perform(decisions)
+    }
+
+    /// The worker's resident memory; for rkllm at least the estimate, since NPU buffers are not in it.
+    private func measure(_ model: ResolvedModel) async -> Int64? {
+        guard let pid = await supervisor.state(of: model.name).pid, let rss = ProcessMemory.residentBytes(pid: pid) else {
+            return nil
+        }
+        if model.engine == .rkllm { return max(rss, book.withLock { $0.entries[model.name]?.estimate ?? 0 }) }
+        return rss
+    }
+
+    private func runStop(_ name: String, _ reason: ResidencyBook.StopReason) async {
+        record.changed()
+        logger.info("unloading model", metadata: ["model": "\(name)", "reason": "\(reason.rawValue)"])
+        await supervisor.stop(name)
+        let decisions = book.withLock { book -> ResidencyBook.Decisions in
+            guard case .stopping = book.entries[name]?.phase else { return book.decide(now: .now) }
+            book.entries[name]?.phase = .stopped(reason)
+            book.entries[name]?.since = Date()
+            book.entries[name]?.expiresAt = nil
+            book.entries[name]?.expiresOn = nil
+            return book.decide(now: .now)
+        }
+        metrics.unloaded(model: name, reason: reason.rawValue)
+        perform(decisions)
+    }
+
+    /// Sleeps until the model's idle deadline, following it as later requests move it; stops the model
+    /// when it passes with nothing holding it.
+    private func watchExpiry(_ name: String) async {
+        while true {
+            let next = book.withLock { book -> ContinuousClock.Instant? in
+                guard let deadline = book.entries[name]?.expiresAt, book.entries[name]?.phase == .resident else {
+                    book.entries[name]?.timerRunning = false
+                    return nil
+                }
+                guard deadline <= .now else { return deadline }
+                book.entries[name]?.timerRunning = false
+                guard book.entries[name]?.holds == 0, !book.isWaitedFor(name) else { return nil }
+                book.entries[name]?.phase = .stopping(.idle)
+                return nil
+            }
+            guard let next else { break }
+            try? await Task.sleep(until: next)
+        }
+        if case .stopping(.idle) = book.withLock({ $0.entries[name]?.phase }) { await runStop(name, .idle) }
+    }
+}
