@@ -15,6 +15,8 @@ public struct DeviceStatus: Codable, Sendable {
         /// The file a worker opens; nil when it is missing (deleted, or not downloaded yet).
         public var file: String?
         public var worker: Worker
+        /// Whether the model is in memory and why (the scheduler's `residency.json`), its memory and last use.
+        public var residency: ResidencyRecord.Model?
         public var promptCaches: [PromptCache]
     }
 
@@ -80,6 +82,8 @@ public struct DeviceStatus: Codable, Sendable {
     public var models: [Model]
     public var endpoints: [Endpoint]
     public var clocks: Clocks?
+    /// The memory budget the scheduler loads models within, in bytes.
+    public var memoryBudget: Int64?
 }
 
 extension DeviceStatus {
@@ -90,6 +94,7 @@ extension DeviceStatus {
         engineStatus: (WorkerRecord) async -> EngineStatus?
     ) async -> DeviceStatus {
         var models: [Model] = []
+        let residency = ResidencyRecord.read(from: state)
         let records = StateObserver(state: state, hub: HubCacheLayout(hub: state.hubCache())).workerRecords()
         for model in applied.models {
             let record = observed.runningWorkers[model.name]
@@ -102,11 +107,15 @@ extension DeviceStatus {
                         running: record != nil, pid: record?.pid, startedAt: record?.startedAt, engine: engine,
                         restarts: records[model.name]?.restarts, crashLoop: records[model.name]?.crashLoop,
                         lastExit: records[model.name]?.lastExit),
+                    residency: residency?.models.first { $0.name == model.name },
                     promptCaches: model.promptCaches.map {
                         PromptCache(name: $0.name, built: observed.promptCaches.contains("\(model.name)/\($0.name)"))
                     }))
         }
-        let answering = Set(models.filter { $0.worker.engine != nil }.map(\.name))
+        // A model out of memory by design (loaded on demand, stopped for idling, evicted) is served too.
+        let outOfMemory: Set<String> = ["not-loaded", "stopped-idle", "evicted", "unloaded"]
+        let answering = Set(
+            models.filter { $0.worker.engine != nil || outOfMemory.contains($0.residency?.state ?? "") }.map(\.name))
         let endpoints = applied.endpoints.map { endpoint in
             Endpoint(
                 name: endpoint.name, listen: endpoint.listen.text, apis: endpoint.apis.map(\.rawValue), models: endpoint.models,
@@ -123,7 +132,7 @@ extension DeviceStatus {
         return DeviceStatus(
             manifest: applied.name, stateDirectory: state.root.path, applying: ApplyingRecord.inProgress(in: state),
             appliedAt: attributes?[.modificationDate] as? Date,
-            source: source, models: models, endpoints: endpoints, clocks: clockStatus)
+            source: source, models: models, endpoints: endpoints, clocks: clockStatus, memoryBudget: residency?.budget)
     }
 
     static func describe(_ source: ResolvedSource) -> String {

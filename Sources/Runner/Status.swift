@@ -73,9 +73,27 @@ enum StatusText {
         "applying '\(applying.manifest)' since \(applying.since.formatted(.iso8601)) (pid \(applying.pid))"
     }
 
+    /// "resident since …, 174 MiB measured, 1 in use, last used …, unloads at …", or why it is not.
+    static func render(_ residency: ResidencyRecord.Model) -> String {
+        var parts = ["\(residency.state) since \(residency.since.formatted(.iso8601))"]
+        parts.append("\(mebibytes(residency.bytes)) \(residency.measured ? "measured" : "estimated")")
+        if residency.pinned { parts.append("pinned") }
+        if residency.inUse > 0 { parts.append("\(residency.inUse) in use") }
+        parts.append("last used " + (residency.lastUsed.map { $0.formatted(.iso8601) } ?? "never"))
+        if let expires = residency.expiresAt { parts.append("unloads at \(expires.formatted(.iso8601)) if idle") }
+        if let error = residency.error { parts.append("last load failed: \(error.split(separator: "\n").first ?? "")") }
+        return parts.joined(separator: ", ")
+    }
+
+    static func mebibytes(_ bytes: Int64) -> String { "\(Int((Double(bytes) / 1_048_576).rounded())) MiB" }
+
     static func render(_ status: DeviceStatus) -> String {
         var lines = status.applying.map { [render($0)] } ?? []
         lines.append("manifest '\(status.manifest)' (state: \(status.stateDirectory))")
+        if let budget = status.memoryBudget {
+            let held = status.models.compactMap(\.residency).filter { ["resident", "loading"].contains($0.state) }
+            lines.append("  memory: \(mebibytes(held.reduce(0) { $0 + $1.bytes })) of a \(mebibytes(budget)) budget in use")
+        }
         if let source = status.source {
             var text = "  source: \(source.kind ?? "file") \(source.url ?? source.path ?? "")"
             if let commit = source.commit { text += " at \(commit.prefix(12))" }
@@ -97,6 +115,7 @@ enum StatusText {
                 worker += "; CRASH LOOP: \(loop.restarts) restarts in \(loop.windowSeconds) s, next attempt \(loop.nextAttempt)"
             }
             lines.append("  model \(model.name) [\(model.engine)]: \(worker)")
+            if let residency = model.residency { lines.append("    memory: \(render(residency))") }
             if let exit = model.worker.lastExit {
                 lines.append("    last exit: \(exit.reason) at \(exit.at.formatted(.iso8601)); the end of its log:")
                 lines += exit.log.map { "      | \($0)" }

@@ -1,0 +1,247 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Models loaded on demand and unloaded when idle, under a memory budget, through `runner apply` with real
+/// worker processes: SmolLM2 declared under several names, each worker taking about 175 MiB, with budgets
+/// that hold one or two of them.
+@Suite(.serialized)
+struct ModelLifecycleTests {
+    let port = 18_310
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    /// One model of the manifest: its name and lifecycle mapping (YAML flow style), optionally another file.
+    struct Declared {
+        var name: String
+        var lifecycle = "{preload: false}"
+        var file = ServedDevice.model
+        var context = 512
+    }
+
+    func start(_ models: [Declared], budget: String, in device: ServedDevice, loadTimeout: Int = 60) async throws
+        -> RunnerProcess.Background
+    {
+        let manifest = device.directory.appendingPathComponent("device.yaml")
+        let declared = models.map { model in
+            """
+              - name: \(model.name)
+                source: {path: \(model.file)}
+                context: \(model.context)
+                maxTokens: 8
+                llamacpp: {threads: 2, parallel: 1}
+                lifecycle: \(model.lifecycle)
+            """
+        }
+        try """
+        apiVersion: rockchipllama/v1
+        kind: Device
+        metadata: {name: lifecycle}
+        device: {memory: {budget: \(budget)}}
+        models:
+        \(declared.joined(separator: "\n"))
+        endpoints:
+          - {name: local, listen: "127.0.0.1:\(port)", apis: [openai, ollama, admin, metrics]}
+        """.write(to: manifest, atomically: true, encoding: .utf8)
+        let apply = try RunnerProcess.start(
+            ["apply", manifest.path, "--state-dir", device.state.path, "--readiness-timeout", "\(loadTimeout)"],
+            environment: ServedDevice.environment)
+        try await eventually("the endpoint to answer") {
+            guard apply.process.isRunning else { return true }
+            return (try? Curl.request("\(base)/healthz"))?.status == 200
+        }
+        #expect(apply.process.isRunning, "\(apply.output().stderr)")
+        return apply
+    }
+
+    /// The names `/api/ps` lists, without Ollama's tag.
+    func loaded() throws -> Set<String> {
+        let answer = try Curl.request("\(base)/api/ps")
+        let json = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+        let models = json?["models"] as? [[String: Any]] ?? []
+        return Set(models.compactMap { ($0["name"] as? String)?.replacingOccurrences(of: ":latest", with: "") })
+    }
+
+    /// Each model's state as `runner status --json` reports it.
+    func states(_ device: ServedDevice) throws -> [String: String] {
+        let status = try RunnerProcess.run(
+            ["status", "--json", "--state-dir", device.state.path], environment: ServedDevice.environment)
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        var states: [String: String] = [:]
+        for model in json?["models"] as? [[String: Any]] ?? [] {
+            if let name = model["name"] as? String, let residency = model["residency"] as? [String: Any] {
+                states[name] = residency["state"] as? String
+            }
+        }
+        return states
+    }
+
+    func metric(_ name: String, _ labels: String) throws -> Double? {
+        let text = try Curl.request("\(base)/metrics").body
+        let prefix = "rockchipllama_\(name){\(labels)} "
+        return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
+    }
+
+    @Test func aColdModelLoadsAndTheLeastRecentlyUsedIdleOneMakesRoom() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let apply = try await start(
+            [Declared(name: "a"), Declared(name: "b"), Declared(name: "c")], budget: "400MiB", in: device)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+        #expect(try loaded().isEmpty, "nothing is preloaded")
+        try await eventually("status to list the models as not loaded") {
+            try states(device) == ["a": "not-loaded", "b": "not-loaded", "c": "not-loaded"]
+        }
+        #expect(apply.output().stdout.contains("0 models loaded, 3 on demand"), "\(apply.output().stdout)")
+
+        // A request for a cold model loads it; Ollama's answer counts the load in load_duration.
+        let first = try Curl.request(
+            "\(base)/api/generate", body: #"{"model": "a", "prompt": "Hi", "stream": false, "options": {"num_predict": 4}}"#)
+        #expect(first.status == 200, "\(first.body)")
+        let answer = try JSONSerialization.jsonObject(with: Data(first.body.utf8)) as? [String: Any]
+        #expect((answer?["load_duration"] as? Int ?? 0) > 50_000_000, "the load took a measurable time: \(first.body)")
+        #expect(try loaded() == ["a"])
+        #expect(try Curl.chat(port: port, model: "b").status == 200)
+        #expect(try loaded() == ["a", "b"])
+        // `a` is used again, so `b` becomes the least recently used.
+        #expect(try Curl.chat(port: port, model: "a").status == 200)
+        #expect(try Curl.chat(port: port, model: "c").status == 200)
+        #expect(try loaded() == ["a", "c"], "b was evicted to make room for c")
+        try await eventually("status to show b evicted") {
+            try states(device) == ["a": "resident", "b": "evicted", "c": "resident"]
+        }
+        #expect(try metric("model_unloads_total", #"model="b",reason="evicted""#) == 1)
+        #expect(try metric("model_loads_total", #"model="c",reason="request""#) == 1)
+        // Looking does not wake anything.
+        _ = try Curl.request("\(base)/v1/models")
+        _ = try Curl.request("\(base)/readyz")
+        #expect(try loaded() == ["a", "c"])
+
+        // keep_alive 0: unloaded once the answer is out.
+        let once = try Curl.request(
+            "\(base)/api/chat",
+            body: #"{"model": "c", "messages": [{"role": "user", "content": "Hi"}], "stream": false, "keep_alive": 0}"#)
+        #expect(once.status == 200, "\(once.body)")
+        try await eventually("c to be unloaded after its keep_alive: 0 request") { try loaded() == ["a"] }
+        #expect(try metric("model_unloads_total", #"model="c",reason="keep_alive""#) == 1)
+        try await eventually("status to show c unloaded") { try states(device)["c"] == "unloaded" }
+        #expect(try await apply.terminate() == 0)
+    }
+
+    @Test func twoModelsThatCannotBothFitAreServedOneAfterTheOther() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let apply = try await start([Declared(name: "a"), Declared(name: "b")], budget: "250MiB", in: device)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+
+        let first = try Curl.stream(
+            port: port, model: "a", prompt: "Tell me a long story about a dragon.", maxTokens: 48, in: device.directory)
+        let second = try Curl.stream(
+            port: port, model: "b", prompt: "Tell me a long story about a knight.", maxTokens: 48, in: device.directory)
+        try await eventually("both streams to finish", timeout: .seconds(120)) { first.finished && second.finished }
+        for stream in [first, second] {
+            #expect(stream.text.contains("data: [DONE]"), "\(stream.text)")
+            #expect(stream.text.contains(#""finish_reason":"length""#), "a whole answer: \(stream.text)")
+        }
+        #expect(try loaded().count == 1, "only one fits")
+        let evictions =
+            try (metric("model_unloads_total", #"model="a",reason="evicted""#) ?? 0)
+            + (metric("model_unloads_total", #"model="b",reason="evicted""#) ?? 0)
+        #expect(evictions == 1)
+        #expect(try await apply.terminate() == 0)
+    }
+
+    @Test func anIdleModelIsStoppedAndComesBackOnTheNextRequest() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let apply = try await start(
+            [Declared(name: "a", lifecycle: "{preload: true, idleTimeout: 2s}")], budget: "1GiB", in: device)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+        #expect(try loaded() == ["a"], "preloaded")
+        #expect(try Curl.chat(port: port, model: "a").status == 200)
+        try await eventually("a to be stopped for idling", timeout: .seconds(20)) { try loaded().isEmpty }
+        try await eventually("status to say so") { try states(device)["a"] == "stopped-idle" }
+        #expect(device.workerPid("a") == nil, "its worker is gone")
+        #expect(try Curl.request("\(base)/readyz").status == 200, "a model that loads on demand is ready")
+        #expect(try Curl.chat(port: port, model: "a").status == 200)
+        #expect(try loaded() == ["a"])
+        #expect(try metric("model_unloads_total", #"model="a",reason="idle""#) == 1)
+        #expect(try await apply.terminate() == 0)
+    }
+
+    @Test func aPinnedModelIsNeverEvictedNorUnloadedByARequest() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let apply = try await start(
+            [Declared(name: "pinned", lifecycle: "{preload: true, pinned: true}"), Declared(name: "other")], budget: "250MiB",
+            in: device, loadTimeout: 3)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+        #expect(try loaded() == ["pinned"])
+        let (refused, headers) = try Curl.requestWithHeaders(
+            "\(base)/v1/chat/completions", body: Curl.chatBody("other", "Hi", maxTokens: 4))
+        #expect(refused.status == 503, "\(refused.body)")
+        #expect(headers["retry-after"] != nil)
+        #expect(refused.body.contains("no room"), "\(refused.body)")
+        #expect(try loaded() == ["pinned"])
+        let unload = try Curl.request("\(base)/api/generate", body: #"{"model": "pinned", "keep_alive": 0}"#)
+        #expect(unload.status == 400 && unload.body.contains("pinned"), "\(unload.body)")
+        #expect(try loaded() == ["pinned"])
+        #expect(try await apply.terminate() == 0)
+    }
+
+    @Test func aBusyModelIsNotEvictedAndTheWaitingRequestGetsRetryAfter() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let apply = try await start(
+            // About 270 and 175 MiB: each fits alone, not both; the long context leaves room for a long answer.
+            [Declared(name: "busy", lifecycle: "{preload: true}", context: 4096), Declared(name: "other")], budget: "400MiB",
+            in: device,
+            loadTimeout: 3)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+        let stream = try Curl.stream(
+            port: port, model: "busy", prompt: "Tell me a long story about a dragon.", maxTokens: 2000, in: device.directory)
+        try await eventually("the stream to start") { stream.text.contains("data: ") }
+        let (waited, headers) = try Curl.requestWithHeaders(
+            "\(base)/api/chat", body: #"{"model": "other", "messages": [{"role": "user", "content": "Hi"}], "stream": false}"#)
+        #expect(waited.status == 503 && headers["retry-after"] != nil, "\(waited.body)")
+        let error = try JSONSerialization.jsonObject(with: Data(waited.body.utf8)) as? [String: Any]
+        #expect((error?["error"] as? String)?.contains("no room") == true, "\(waited.body)")
+        #expect(!stream.finished, "the busy stream is still running: \(stream.text.suffix(300))")
+        #expect(try loaded() == ["busy"])
+        stream.process.terminate()
+        #expect(try await apply.terminate() == 0)
+    }
+
+    @Test func aModelThatFailsToLoadAnswersEveryWaitingClientWithTheError() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let broken = device.directory.appendingPathComponent("broken.gguf")
+        try "this is not a GGUF file".write(to: broken, atomically: true, encoding: .utf8)
+        let apply = try await start(
+            [Declared(name: "good"), Declared(name: "broken", file: broken.path)], budget: "1GiB", in: device)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+
+        // Both clients wait on the same load and both hear why it failed, each in its API's shape.
+        async let openAI = Task {
+            try Curl.requestWithHeaders("\(base)/v1/chat/completions", body: Curl.chatBody("broken", "Hi", maxTokens: 4))
+        }.value
+        async let ollama = Task {
+            try Curl.requestWithHeaders(
+                "\(base)/api/chat",
+                body: #"{"model": "broken", "messages": [{"role": "user", "content": "Hi"}], "stream": false}"#)
+        }.value
+        let (openAIAnswer, openAIHeaders) = try await openAI
+        let (ollamaAnswer, ollamaHeaders) = try await ollama
+        #expect(openAIAnswer.status == 503 && openAIHeaders["retry-after"] != nil, "\(openAIAnswer.body)")
+        let openAIError = try JSONSerialization.jsonObject(with: Data(openAIAnswer.body.utf8)) as? [String: Any]
+        let message = (openAIError?["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(message.contains("failed to load"), "\(openAIAnswer.body)")
+        #expect(ollamaAnswer.status == 503 && ollamaHeaders["retry-after"] != nil, "\(ollamaAnswer.body)")
+        let ollamaError = try JSONSerialization.jsonObject(with: Data(ollamaAnswer.body.utf8)) as? [String: Any]
+        #expect((ollamaError?["error"] as? String)?.contains("failed to load") == true, "\(ollamaAnswer.body)")
+
+        try await eventually("status to show the failure") { try states(device)["broken"] == "failed" }
+        #expect(try loaded().isEmpty)
+        #expect(try Curl.chat(port: port, model: "good").status == 200, "the other model is unaffected")
+        #expect(try await apply.terminate() == 0)
+    }
+}
