@@ -244,4 +244,64 @@ struct ModelLifecycleTests {
         #expect(try Curl.chat(port: port, model: "good").status == 200, "the other model is unaffected")
         #expect(try await apply.terminate() == 0)
     }
+
+    @Test func serveKeepsEachModelsStateAcrossEditsAndDoesNotStartAChangedIdleModel() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let file = device.directory.appendingPathComponent("device.yaml")
+        func write(betaSampling: String, alphaContext: Int = 512, idle: String = "") throws {
+            try """
+            apiVersion: rockchipllama/v1
+            kind: Device
+            metadata: {name: edited}
+            models:
+              - name: alpha
+                source: {path: \(ServedDevice.model)}
+                context: \(alphaContext)
+                llamacpp: {threads: 2, parallel: 1}
+                lifecycle: {preload: false\(idle)}
+              - name: beta
+                source: {path: \(ServedDevice.model)}
+                context: 512
+                llamacpp: {threads: 2, parallel: 1}
+                sampling: {temperature: \(betaSampling)}
+                lifecycle: {preload: false}
+            endpoints:
+              - {name: local, listen: "127.0.0.1:\(port)", apis: [openai, ollama]}
+            """.write(to: file, atomically: true, encoding: .utf8)
+        }
+        try write(betaSampling: "0.5")
+        let serve = try RunnerProcess.start(
+            ["serve", file.path, "--state-dir", device.state.path, "--interval", "0.3"], environment: ServedDevice.environment)
+        defer { if serve.process.isRunning { kill(serve.process.processIdentifier, SIGKILL) } }
+        try await eventually("the endpoint to answer") { (try? Curl.request("\(base)/readyz"))?.status == 200 }
+        #expect(try loaded().isEmpty)
+        #expect(try Curl.chat(port: port, model: "alpha").status == 200)
+        let alpha = try #require(device.workerPid("alpha"))
+
+        // Beta changes while it is not loaded: it is not started just to be restarted; alpha keeps its worker.
+        try write(betaSampling: "0.2")
+        try await eventually("the edit to be applied") {
+            let applied = try String(contentsOf: device.state.appendingPathComponent("applied.json"), encoding: .utf8)
+            return applied.contains("0.2")
+        }
+        #expect(try loaded() == ["alpha"])
+        #expect(device.workerPid("beta") == nil)
+        #expect(device.workerPid("alpha") == alpha)
+        // A lifecycle edit needs no restart either.
+        try write(betaSampling: "0.2", idle: ", idleTimeout: 1h")
+        try await eventually("the lifecycle edit to be applied") {
+            try String(contentsOf: device.state.appendingPathComponent("applied.json"), encoding: .utf8).contains(#""1h""#)
+        }
+        #expect(device.workerPid("alpha") == alpha)
+        // Alpha changes while loaded: it restarts, loaded again.
+        try write(betaSampling: "0.2", alphaContext: 768, idle: ", idleTimeout: 1h")
+        try await eventually("alpha to restart") {
+            guard let pid = device.workerPid("alpha"), pid != alpha else { return false }
+            return try loaded() == ["alpha"]
+        }
+        #expect(try Curl.chat(port: port, model: "beta").status == 200)
+        #expect(try loaded() == ["alpha", "beta"])
+        #expect(try await serve.terminate() == 0)
+    }
 }
