@@ -13,8 +13,30 @@ public struct GGUFMetadata: Sendable, Equatable {
     /// e.g. "135M".
     public var sizeLabel: String? { strings["general.size_label"] }
 
+    /// Bytes of KV cache one token takes in llama.cpp's default f16 cache: for each of `block_count` layers, a
+    /// key and a value of `head_count_kv` heads each. A head's key is `attention.key_length` wide, else
+    /// `embedding_length / head_count`; its value `attention.value_length`, else the same. nil when the header
+    /// lacks what this needs (an architecture without attention, or per-layer head counts, which are arrays).
+    public var kvBytesPerToken: Int64? {
+        guard let architecture, let layers = integers["\(architecture).block_count"],
+            let heads = integers["\(architecture).attention.head_count"], layers > 0, heads > 0
+        else { return nil }
+        let kvHeads = integers["\(architecture).attention.head_count_kv"] ?? heads
+        let headWidth = integers["\(architecture).embedding_length"].map { $0 / heads }
+        guard let keyWidth = integers["\(architecture).attention.key_length"] ?? headWidth else { return nil }
+        let valueWidth = integers["\(architecture).attention.value_length"] ?? keyWidth
+        guard kvHeads > 0, keyWidth > 0, valueWidth > 0 else { return nil }
+        let bytesPerElement: Int64 = 2  // f16
+        return layers * kvHeads * (keyWidth + valueWidth) * bytesPerElement
+    }
+
     public struct ReadError: Error, CustomStringConvertible {
         public var description: String
+    }
+
+    public init(strings: [String: String] = [:], integers: [String: Int64] = [:]) {
+        self.strings = strings
+        self.integers = integers
     }
 
     /// Reads the header of the GGUF file at `path` (memory-mapped: only the header's pages are read).

@@ -19,6 +19,8 @@ public struct ManifestLoader: Sendable {
         public var resolved: ResolvedManifest?
         /// In file order.
         public var diagnostics: [Diagnostic]
+        /// Where each entry of `models` starts, in declaration order, for problems found after loading.
+        public var modelPositions: [(line: Int, column: Int)] = []
     }
 
     public var environment: Environment
@@ -76,7 +78,12 @@ public struct ManifestLoader: Sendable {
             diagnostics.append(diagnostic(finding.severity, finding.line, finding.column, finding.message))
         }
         diagnostics = Array(Set(diagnostics)).sortedByPosition()
-        return Result(manifest: manifest, resolved: diagnostics.hasErrors ? nil : resolved, diagnostics: diagnostics)
+        let modelPositions = manifest.models.indices.map {
+            resolver.position(of: ManifestPath.root.appending("models").appending($0))
+        }
+        return Result(
+            manifest: manifest, resolved: diagnostics.hasErrors ? nil : resolved, diagnostics: diagnostics,
+            modelPositions: modelPositions)
     }
 
     static func describeSyntaxError(_ error: any Error, in text: String) -> (line: Int, column: Int, message: String) {

@@ -16,6 +16,11 @@ extension ManifestResolver {
         checkSampling(model.sampling, at: path.appending("sampling"))
         checkEngineSupport(model, engine: engine, at: path)
         checkEngineOptions(model, engine: engine, soc: soc, at: path)
+        if model.lifecycle?.pinned == true, model.lifecycle?.idleTimeout != nil {
+            error(
+                path.appending("lifecycle").appending("idleTimeout"),
+                "a pinned model is never stopped for idling; drop idleTimeout or pinned")
+        }
         if engine == .rkllm, model.chatTemplate != nil, model.thinking == .on {
             warning(
                 path.appending("thinking"),
@@ -40,7 +45,7 @@ extension ManifestResolver {
             lora: resolveLoRA(model.lora ?? [], at: path.appending("lora")),
             lifecycle: ResolvedLifecycle(
                 preload: model.lifecycle?.preload ?? true, idleTimeout: model.lifecycle?.idleTimeout,
-                restart: model.lifecycle?.restart ?? .always))
+                restart: model.lifecycle?.restart ?? .always, pinned: model.lifecycle?.pinned ?? false))
     }
 
     /// The file-name path of a model, for diagnostics about names and extensions.

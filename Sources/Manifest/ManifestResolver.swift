@@ -93,7 +93,21 @@ struct ManifestResolver {
                 rkllmLibrary: manifest.runtimes?.rkllm?.library.map(absolute), rkllmABI: manifest.runtimes?.rkllm?.abi ?? .auto,
                 llamaLibrary: manifest.runtimes?.llamacpp?.library.map(absolute),
                 axllmBinary: manifest.runtimes?.axllm?.binary.map(absolute)),
-            models: models, endpoints: endpoints, git: resolveGit())
+            models: models, endpoints: endpoints, git: resolveGit(), memory: resolveMemory())
+    }
+
+    private mutating func resolveMemory() -> ResolvedMemory {
+        guard let memory = manifest.device?.memory else { return ResolvedMemory() }
+        let path = ManifestPath.root.appending("device").appending("memory")
+        if let budget = memory.budget, budget.bytes == 0 {
+            error(path.appending("budget"), "budget must be above 0; leave it out to derive it from the machine's memory")
+        }
+        if memory.budget != nil, memory.reserve != nil {
+            error(
+                path.appending("reserve"),
+                "reserve applies only when the budget is derived from the machine; give budget or reserve, not both")
+        }
+        return ResolvedMemory(budget: memory.budget?.bytes, reserve: memory.reserve?.bytes)
     }
 
     /// rkllm models without an explicit NPU domain get the lowest free one, in declaration order: two large

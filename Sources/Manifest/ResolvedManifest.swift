@@ -10,11 +10,42 @@ public struct ResolvedManifest: Codable, Sendable, Equatable {
     public var models: [ResolvedModel]
     public var endpoints: [ResolvedEndpoint]
     public var git: ResolvedGitSource?
+    public var memory = ResolvedMemory()
 
     /// The model a request names: by name or alias, case-insensitively, with Ollama's `:latest` ignored.
     public func model(named requested: String) -> ResolvedModel? {
         let key = ModelNaming.lookupKey(requested)
         return models.first { $0.lookupKeys.contains(key) }
+    }
+}
+
+extension ResolvedManifest {
+    // Written by hand only so that `applied.json` files recorded before `memory` existed still decode.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        labels = try container.decode([String: String].self, forKey: .labels)
+        selector = try container.decodeIfPresent(DeviceSelector.self, forKey: .selector)
+        soc = try container.decode(SoC.self, forKey: .soc)
+        clocks = try container.decode(ClockPolicy.self, forKey: .clocks)
+        runtimes = try container.decode(ResolvedRuntimes.self, forKey: .runtimes)
+        models = try container.decode([ResolvedModel].self, forKey: .models)
+        endpoints = try container.decode([ResolvedEndpoint].self, forKey: .endpoints)
+        git = try container.decodeIfPresent(ResolvedGitSource.self, forKey: .git)
+        memory = try container.decodeIfPresent(ResolvedMemory.self, forKey: .memory) ?? ResolvedMemory()
+    }
+}
+
+/// The memory the models may use together.
+public struct ResolvedMemory: Codable, Sendable, Equatable {
+    /// Bytes; nil: derived from the machine's available memory.
+    public var budget: Int64?
+    /// Bytes a derived budget leaves to the rest of the system; nil: the default reserve.
+    public var reserve: Int64?
+
+    public init(budget: Int64? = nil, reserve: Int64? = nil) {
+        self.budget = budget
+        self.reserve = reserve
     }
 }
 
@@ -97,6 +128,19 @@ public struct ResolvedLifecycle: Codable, Sendable, Equatable {
     public var preload: Bool
     public var idleTimeout: ManifestDuration?
     public var restart: RestartPolicy
+    /// Never evicted under the memory budget and never stopped for being idle.
+    public var pinned = false
+}
+
+extension ResolvedLifecycle {
+    // Written by hand only so that `applied.json` files recorded before `pinned` existed still decode.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        preload = try container.decode(Bool.self, forKey: .preload)
+        idleTimeout = try container.decodeIfPresent(ManifestDuration.self, forKey: .idleTimeout)
+        restart = try container.decode(RestartPolicy.self, forKey: .restart)
+        pinned = try container.decodeIfPresent(Bool.self, forKey: .pinned) ?? false
+    }
 }
 
 public struct ResolvedEndpoint: Codable, Sendable, Equatable {

@@ -117,6 +117,8 @@ public struct Lifecycle: Codable, Sendable, Equatable {
     /// Stop the worker after this long without requests; it starts again on the next one.
     public var idleTimeout: ManifestDuration?
     public var restart: RestartPolicy?
+    /// Never evicted to make room for another model and never stopped for being idle.
+    public var pinned: Bool?
 }
 
 public enum RestartPolicy: String, ManifestEnum {

@@ -41,6 +41,15 @@ public struct DeviceSelector: Codable, Sendable, Equatable {
 public struct Device: Codable, Sendable, Equatable {
     public var soc: SoC?
     public var clocks: ClockPolicy?
+    public var memory: MemoryOptions?
+}
+
+/// How much memory the models may use together: at most one of `budget` and `reserve`.
+public struct MemoryOptions: Codable, Sendable, Equatable {
+    /// A fixed budget; left out, it is derived from the machine's available memory.
+    public var budget: ByteSize?
+    /// What a derived budget leaves to the rest of the system.
+    public var reserve: ByteSize?
 }
 
 public enum SoC: String, ManifestEnum {

@@ -14,6 +14,8 @@ public struct ObservedState: Sendable, Equatable {
     public var promptCaches: Set<String>
     /// What clock pinning would change, knob by knob; nil when the device's clocks were not read.
     public var clocks: ClockPlan?
+    /// The machine's memory and the models' estimated footprints; nil when memory was not read.
+    public var memory: ObservedMemory?
 
     public init(
         applied: ResolvedManifest? = nil, runningWorkers: [String: WorkerRecord] = [:], modelFiles: [String: String] = [:],
@@ -26,6 +28,23 @@ public struct ObservedState: Sendable, Equatable {
     }
 
     public static let empty = ObservedState()
+}
+
+/// What a plan weighs the models' memory against.
+public struct ObservedMemory: Sendable, Equatable {
+    /// This machine's memory; nil when it could not be read.
+    public var machine: MemInfo?
+    /// Bytes our running workers have resident. `machine.available` does not count them, but they are ours to
+    /// hand out again.
+    public var held: Int64
+    /// Estimated footprints of the desired models, by name; a model missing here has no estimate (yet).
+    public var footprints: [String: Int64]
+
+    public init(machine: MemInfo?, held: Int64 = 0, footprints: [String: Int64] = [:]) {
+        self.machine = machine
+        self.held = held
+        self.footprints = footprints
+    }
 }
 
 /// The record a supervisor keeps for each worker process it started.
@@ -55,11 +74,14 @@ public struct StateObserver: Sendable {
     public var hub: HubCacheLayout
     /// Reads the device's clocks for the plan; nil leaves them out.
     public var clocks: ClockPinning?
+    /// The machine's meminfo file, for the plan's memory section; nil leaves memory out.
+    public var memInfo: URL?
 
-    public init(state: StateDirectory, hub: HubCacheLayout, clocks: ClockPinning? = nil) {
+    public init(state: StateDirectory, hub: HubCacheLayout, clocks: ClockPinning? = nil, memInfo: URL? = nil) {
         self.state = state
         self.hub = hub
         self.clocks = clocks
+        self.memInfo = memInfo
     }
 
     public func observe(desired: ResolvedManifest) throws -> ObservedState {
@@ -93,7 +115,28 @@ public struct StateObserver: Sendable {
             else { continue }
             if Self.isWorker(record) { observed.runningWorkers[record.model] = record }
         }
+        if let memInfo {
+            observed.memory = observeMemory(desired: desired, memInfo: memInfo, running: observed.runningWorkers)
+        }
         return observed
+    }
+
+    /// The machine's memory, what our running workers hold, and each desired model's estimated footprint
+    /// (read from its file's header, for models whose file is on the device).
+    public func observeMemory(desired: ResolvedManifest, memInfo: URL) -> ObservedMemory {
+        let running = workerRecords().filter { Self.isWorker($0.value) }
+        return observeMemory(desired: desired, memInfo: memInfo, running: running)
+    }
+
+    private func observeMemory(desired: ResolvedManifest, memInfo: URL, running: [String: WorkerRecord]) -> ObservedMemory {
+        var memory = ObservedMemory(machine: try? MemInfo.read(from: memInfo))
+        memory.held = running.values.reduce(0) { $0 + (MemInfo.residentBytes(of: $1.pid) ?? 0) }
+        for model in desired.models {
+            if let bytes = ModelFootprint.estimate(model, file: ModelFootprint.file(of: model, hub: hub)) {
+                memory.footprints[model.name] = bytes
+            }
+        }
+        return memory
     }
 
     /// Whether the record's process is alive and still that worker: after a reboot or a crash the pid may

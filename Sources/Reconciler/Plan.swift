@@ -7,6 +7,8 @@ public struct Plan: Codable, Sendable, Equatable {
     public var actions: [Action]
     /// Things apply cannot fix by itself (e.g. a local model file that is missing).
     public var problems: [String]
+    /// The models' estimated memory against the budget; nil when memory was not observed.
+    public var memory: MemoryPlan? = nil
 
     public var hasChanges: Bool { actions.contains { $0.change != .keep } }
 
@@ -97,7 +99,9 @@ public enum Planner {
         for old in applied?.endpoints ?? [] where !desired.endpoints.contains(where: { $0.name == old.name }) {
             actions.append(Action(.delete, .endpoint, old.name, "stop listening on \(old.listen.text)"))
         }
-        return Plan(manifest: desired.name, actions: actions, problems: problems)
+        return Plan(
+            manifest: desired.name, actions: actions, problems: problems,
+            memory: observed.memory.map { memoryPlan(desired: desired, memory: $0) })
     }
 
     static func deviceAction(desired: ResolvedManifest, applied: ResolvedManifest?) -> Action {

@@ -20,15 +20,22 @@ struct StateOptions: ParsableArguments {
     var stateDirectory: StateDirectory { StateDirectory.resolve(explicit: stateDir) }
 
     /// Clock pinning against this device's tree, remembering originals in the state directory.
-    var clockPinning: ClockPinning {
-        let root = sysfsRoot ?? ProcessInfo.processInfo.environment["RUNNER_SYSFS_ROOT"] ?? "/"
-        return ClockPinning(root: URL(fileURLWithPath: root.isEmpty ? "/" : root), record: stateDirectory.clockRecord)
+    var clockPinning: ClockPinning { ClockPinning(root: deviceRoot, record: stateDirectory.clockRecord) }
+
+    /// The device's `/`, for its /sys and /proc.
+    var deviceRoot: URL { Self.deviceRoot(explicit: sysfsRoot) }
+
+    static func deviceRoot(explicit: String?) -> URL {
+        let root = explicit ?? ProcessInfo.processInfo.environment["RUNNER_SYSFS_ROOT"] ?? "/"
+        return URL(fileURLWithPath: root.isEmpty ? "/" : root)
     }
 
-    /// Everything a plan reads: the state directory, the HF cache and the clocks.
+    /// Everything a plan reads: the state directory, the HF cache, the clocks and the memory.
     var observer: StateObserver {
         let directory = stateDirectory
-        return StateObserver(state: directory, hub: HubCacheLayout(hub: directory.hubCache()), clocks: clockPinning)
+        return StateObserver(
+            state: directory, hub: HubCacheLayout(hub: directory.hubCache()), clocks: clockPinning,
+            memInfo: deviceRoot.appendingPathComponent("proc/meminfo"))
     }
 
     func deviceLabels() throws -> [String: String] {

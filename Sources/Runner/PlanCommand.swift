@@ -60,6 +60,7 @@ enum PlanText {
         lines.append(
             "Plan: \(plan.count(.create)) to add, \(plan.count(.update)) to change, \(plan.count(.delete)) to remove, \(plan.count(.keep)) unchanged."
         )
+        if let memory = plan.memory { lines += renderMemory(memory) }
         return lines.joined(separator: "\n")
     }
 }

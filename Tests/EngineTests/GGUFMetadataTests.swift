@@ -30,3 +30,27 @@ struct GGUFMetadataTests {
         }
     }
 }
+
+/// The KV cache size per token a footprint estimate multiplies by the context.
+struct GGUFKVSizeTests {
+    @Test func smolLM2TakesTwentyThreeThousandBytesPerToken() throws {
+        let metadata = try GGUFMetadata(contentsOf: TestModel.model)
+        // 30 layers × 3 KV heads × (64 + 64) wide × 2 bytes (f16).
+        #expect(metadata.integers["llama.block_count"] == 30 && metadata.integers["llama.attention.head_count_kv"] == 3)
+        #expect(metadata.kvBytesPerToken == 23040)
+    }
+
+    @Test func keysAndValuesMayDifferInWidthAndHeadsDefaultToAll() {
+        var metadata = GGUFMetadata()
+        metadata.strings["general.architecture"] = "test"
+        metadata.integers = ["test.block_count": 2, "test.embedding_length": 512, "test.attention.head_count": 8]
+        // No head_count_kv: every head has its own key and value, 512 / 8 = 64 wide.
+        #expect(metadata.kvBytesPerToken == Int64(2 * 8 * (64 + 64) * 2))
+        metadata.integers["test.attention.head_count_kv"] = 2
+        metadata.integers["test.attention.key_length"] = 192
+        metadata.integers["test.attention.value_length"] = 128
+        #expect(metadata.kvBytesPerToken == Int64(2 * 2 * (192 + 128) * 2))
+        metadata.integers["test.attention.head_count"] = nil
+        #expect(metadata.kvBytesPerToken == nil, "no attention heads: no KV cache to size")
+    }
+}

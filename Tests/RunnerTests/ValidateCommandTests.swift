@@ -37,6 +37,54 @@ struct ValidateCommandTests {
         #expect(output.stdout == "deploy/manifests/fleet-opi5.yaml: valid (1 model, 1 endpoint)\n\(bad): 7 errors, 2 warnings\n")
     }
 
+    /// SmolLM2 at 4096 tokens × 4 slots needs about 518 MiB; a 200 MiB budget can never hold it.
+    @Test func aModelLargerThanTheMemoryBudgetIsAWarning() throws {
+        let directory = try RunnerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model =
+            ProcessInfo.processInfo.environment["RUNNER_TEST_MODEL"]
+            ?? RunnerProcess.repository.appendingPathComponent(".deps/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        let manifest = directory.appendingPathComponent("small.yaml")
+        func write(_ memory: String) throws {
+            try """
+            apiVersion: rockchipllama/v1
+            kind: Device
+            metadata: {name: small}
+            device: {memory: \(memory)}
+            models:
+              - {name: tiny, source: {path: \(model)}, context: 512, llamacpp: {parallel: 1}}
+              - name: smol
+                source: {path: \(model)}
+            """.write(to: manifest, atomically: true, encoding: .utf8)
+        }
+        try write("{budget: 200MiB}")
+        var output = try RunnerProcess.run(["validate", manifest.path])
+        #expect(output.status == 0)
+        #expect(
+            output.stderr
+                == "\(manifest.path):7:5: warning: model smol needs ~518 MiB, more than the memory budget 200 MiB: it can never load\n"
+        )
+        #expect(output.stdout == "\(manifest.path): valid (2 models, 1 endpoint, 1 warning)\n")
+
+        // Derived from the machine: 1 GiB with 600 MiB available leaves 600 - 256 = 344 MiB.
+        try write("{reserve: 256MiB}")
+        let root = directory.appendingPathComponent("root/proc")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try "MemTotal: 1048576 kB\nMemAvailable: 614400 kB\n".write(
+            to: root.appendingPathComponent("meminfo"), atomically: true, encoding: .utf8)
+        var environment = ["PATH": "/usr/bin:/bin", "HOME": directory.path]
+        environment["RUNNER_SYSFS_ROOT"] = directory.appendingPathComponent("root").path
+        output = try RunnerProcess.run(["validate", manifest.path], environment: environment)
+        #expect(
+            output.stderr
+                == "\(manifest.path):7:5: warning: model smol needs ~518 MiB, more than the memory budget 344 MiB (derived from this machine's memory): it can never load\n"
+        )
+        // A budget that holds it: no warning.
+        try write("{budget: 1GiB}")
+        output = try RunnerProcess.run(["validate", manifest.path])
+        #expect(output.stderr == "" && output.stdout == "\(manifest.path): valid (2 models, 1 endpoint)\n")
+    }
+
     @Test func aMissingFileIsAnError() throws {
         let output = try RunnerProcess.run(["validate", "nope.yaml"])
         #expect(output.status == 1)
