@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Testing
+import Worker
 
 @testable import Gateway
 
@@ -178,11 +179,13 @@ import Testing
         #expect(OllamaDuration.parse("0") == 0)
         #expect(OllamaDuration.parse("-1m") == -60)
         #expect(OllamaDuration.parse("soon") == nil)
-        #expect(try OllamaAdapter.asksToUnload(.seconds(0)))
-        #expect(try OllamaAdapter.asksToUnload(.text("0s")))
-        #expect(try !OllamaAdapter.asksToUnload(.seconds(-1)))
-        #expect(try !OllamaAdapter.asksToUnload(nil))
-        #expect(throws: OllamaAdapterError.self) { try OllamaAdapter.asksToUnload(.text("forever")) }
+        #expect(try OllamaAdapter.keepAlive(.seconds(0)) == .unloadAfterUse)
+        #expect(try OllamaAdapter.keepAlive(.text("0s")) == .unloadAfterUse)
+        #expect(try OllamaAdapter.keepAlive(.seconds(-1)) == .forever)
+        #expect(try OllamaAdapter.keepAlive(.text("10m")) == .duration(.seconds(600)))
+        #expect(try OllamaAdapter.keepAlive(.seconds(1.5)) == .duration(.milliseconds(1500)))
+        #expect(try OllamaAdapter.keepAlive(nil) == nil)
+        #expect(throws: OllamaAdapterError.self) { try OllamaAdapter.keepAlive(.text("forever")) }
     }
 
     // MARK: Canonical → wire
