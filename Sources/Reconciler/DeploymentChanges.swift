@@ -75,6 +75,7 @@ public struct DeploymentChanges: Sendable, Equatable {
         model.aliases = []
         model.lifecycle.preload = true
         model.lifecycle.idleTimeout = nil
+        model.lifecycle.pinned = false
         var used = runtimes
         if model.engine != .rkllm {
             used.rkllmLibrary = nil

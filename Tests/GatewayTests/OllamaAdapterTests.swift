@@ -288,9 +288,12 @@ import Worker
                     "temperature                    0.7", "top_k                          40",
                 ].joined(separator: "\n"))
         #expect(show.modelfile.contains("FROM smollm2-135m-instruct:latest\nPARAMETER num_ctx"))
-        let ps = OllamaModels.ps([model], now: Date(timeIntervalSince1970: 1_700_000_000))
-        #expect(ps.models.first?.expiresAt.hasPrefix("2316-") == true)
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        let ps = OllamaModels.ps([(model, 180 << 20, nil), (model, 180 << 20, now.addingTimeInterval(300))], now: now)
+        #expect(ps.models.first?.expiresAt.hasPrefix("2316-") == true, "kept: Ollama's keep_alive -1")
+        #expect(ps.models.last?.expiresAt.hasPrefix("2023-11-14T22:18:20") == true, "\(ps.models.last?.expiresAt ?? "")")
         #expect(ps.models.first?.contextLength == 2048)
+        #expect(ps.models.first?.size == 180 << 20)
         #expect(ps.models.first?.sizeVRAM == 0)
     }
 

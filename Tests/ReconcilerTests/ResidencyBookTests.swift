@@ -1,6 +1,7 @@
 import Foundation
 import Manifest
 import Testing
+import Worker
 
 @testable import Reconciler
 
