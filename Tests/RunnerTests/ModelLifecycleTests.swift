@@ -122,7 +122,9 @@ struct ModelLifecycleTests {
             body: #"{"model": "c", "messages": [{"role": "user", "content": "Hi"}], "stream": false, "keep_alive": 0}"#)
         #expect(once.status == 200, "\(once.body)")
         try await eventually("c to be unloaded after its keep_alive: 0 request") { try loaded() == ["a"] }
-        #expect(try metric("model_unloads_total", #"model="c",reason="keep_alive""#) == 1)
+        try await eventually("the unload to be counted") {
+            try metric("model_unloads_total", #"model="c",reason="keep_alive""#) == 1
+        }
         try await eventually("status to show c unloaded") { try states(device)["c"] == "unloaded" }
         #expect(try await apply.terminate() == 0)
     }
@@ -207,7 +209,9 @@ struct ModelLifecycleTests {
         #expect((error?["error"] as? String)?.contains("no room") == true, "\(waited.body)")
         #expect(!stream.finished, "the busy stream is still running: \(stream.text.suffix(300))")
         #expect(try loaded() == ["busy"])
-        stream.process.terminate()
+        // The client leaves; its generation stops with it.
+        kill(stream.process.processIdentifier, SIGKILL)
+        stream.process.waitUntilExit()
         #expect(try await apply.terminate() == 0)
     }
 
