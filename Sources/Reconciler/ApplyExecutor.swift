@@ -25,9 +25,11 @@ public struct ApplyExecutor: Sendable {
     /// Which models are in memory: preloads them at apply, loads the others on demand, unloads idle ones.
     public let scheduler: ModelScheduler
 
+    /// - Parameter loadTimeout: how long a request waits for its model to load, or for room to load it in
+    ///   (default: the supervisor's readiness timeout).
     public init(
         state: StateDirectory, supervisor: WorkerSupervisor, logger: Logger, downloader: HubDownloader? = nil,
-        launch: @escaping @Sendable (ResolvedModel) -> WorkerSupervisor.Launch
+        loadTimeout: Duration? = nil, launch: @escaping @Sendable (ResolvedModel) -> WorkerSupervisor.Launch
     ) {
         self.state = state
         self.supervisor = supervisor
@@ -40,7 +42,8 @@ public struct ApplyExecutor: Sendable {
                 logger: logger)
         self.downloader = downloader
         scheduler = ModelScheduler(
-            supervisor: supervisor, hub: downloader.cache, logger: logger, loadTimeout: supervisor.readinessTimeout,
+            supervisor: supervisor, hub: downloader.cache, logger: logger,
+            loadTimeout: loadTimeout ?? supervisor.readinessTimeout,
             launch: launch)
     }
 

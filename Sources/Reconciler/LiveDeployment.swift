@@ -39,9 +39,10 @@ public actor LiveDeployment {
     /// - Parameter executable: the `runner` binary that hosts workers (`runner worker --definition`).
     public init(
         state: StateDirectory, supervisor: WorkerSupervisor, executable: String, clocks: ClockPinning?, logger: Logger,
-        downloads: DownloadBoard = DownloadBoard(), serve: @escaping @Sendable (ResolvedManifest) async -> Void
+        downloads: DownloadBoard = DownloadBoard(), loadTimeout: Duration? = nil,
+        serve: @escaping @Sendable (ResolvedManifest) async -> Void
     ) {
-        var executor = ApplyExecutor(state: state, supervisor: supervisor, logger: logger) { model in
+        var executor = ApplyExecutor(state: state, supervisor: supervisor, logger: logger, loadTimeout: loadTimeout) { model in
             WorkerSupervisor.Launch(
                 model: model.name, executable: executable,
                 arguments: [

@@ -18,8 +18,7 @@ extension RunnerCommand {
 
         @OptionGroup var state: StateOptions
 
-        @Option(help: "Seconds a worker may take to load its model and prompt caches.")
-        var readinessTimeout: Int = 300
+        @OptionGroup var loading: LoadOptions
 
         @Flag(help: "Keep reconciling after the apply, as `runner serve FILE` does (its options apply).")
         var watch = false
@@ -28,7 +27,7 @@ extension RunnerCommand {
 
         func run() async throws {
             if watch {
-                return try await Serving(file: file, options: watching, state: state, readinessTimeout: readinessTimeout).run()
+                return try await Serving(file: file, options: watching, state: state, loading: loading).run()
             }
             let (_, resolved) = try loadManifestOrExit(file)
             guard try deviceIsSelected(resolved, options: state) else { return }
@@ -53,9 +52,11 @@ extension RunnerCommand {
             }
 
             let logger = Logger(label: "runner")
-            let supervisor = WorkerSupervisor(state: directory, logger: logger, readinessTimeout: .seconds(readinessTimeout))
+            let supervisor = WorkerSupervisor(state: directory, logger: logger, readinessTimeout: loading.readiness)
             let manifestPath = URL(fileURLWithPath: file).standardizedFileURL.path
-            var executor = ApplyExecutor(state: directory, supervisor: supervisor, logger: logger) { model in
+            var executor = ApplyExecutor(
+                state: directory, supervisor: supervisor, logger: logger, loadTimeout: loading.requestWait
+            ) { model in
                 WorkerSupervisor.Launch(
                     model: model.name, executable: RunnerExecutable.path,
                     arguments: ["worker", "--model", model.name, "--manifest", manifestPath, "--state-dir", directory.root.path],
@@ -85,7 +86,7 @@ extension RunnerCommand {
                 throw ExitCode.failure
             }
             let listening = resolved.endpoints.map { "\($0.name) on \($0.listen.text)" }.joined(separator: ", ")
-            Console.out("applied '\(resolved.name)': \(Self.loadedSummary(executor.scheduler)); serving \(listening)")
+            Console.out("applied '\(resolved.name)': \(executor.scheduler.loadedSummary); serving \(listening)")
             // The endpoints serve anyway: the other models answer, and this one answers 503 until its
             // supervisor gets it up.
             for (model, failure) in failures.sorted(by: { $0.key < $1.key }) {
@@ -103,10 +104,10 @@ extension RunnerCommand {
     }
 }
 
-extension RunnerCommand.Apply {
-    /// "2 models loaded, 1 on demand", from the scheduler's books.
-    static func loadedSummary(_ scheduler: ModelScheduler) -> String {
-        let models = scheduler.snapshot().models
+extension ModelScheduler {
+    /// "2 models loaded, 1 on demand", from the scheduler's books, for the line an apply ends with.
+    var loadedSummary: String {
+        let models = snapshot().models
         let loaded = models.filter { $0.state == "resident" || $0.state == "loading" }.count
         let waiting = models.count - loaded
         return "\(loaded) model\(loaded == 1 ? "" : "s") loaded" + (waiting > 0 ? ", \(waiting) on demand" : "")

@@ -90,3 +90,19 @@ func selectionRefusal(_ manifest: ResolvedManifest, options: StateOptions) throw
     let shown = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     return "this device (\(hostname)\(shown.isEmpty ? "" : ", labels \(shown)")) is not selected by manifest '\(manifest.name)'"
 }
+
+/// How long workers may take to come up, and how long a request waits for its model.
+struct LoadOptions: ParsableArguments {
+    @Option(help: "Seconds a worker may take to load its model and prompt caches.")
+    var readinessTimeout: Int = 300
+
+    @Option(
+        help: """
+            Seconds a request waits for its model to load, or for memory to load it in, before it is answered 503 \
+            (default: the readiness timeout).
+            """)
+    var loadTimeout: Int?
+
+    var readiness: Duration { .seconds(readinessTimeout) }
+    var requestWait: Duration { .seconds(loadTimeout ?? readinessTimeout) }
+}

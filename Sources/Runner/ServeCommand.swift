@@ -18,8 +18,7 @@ extension RunnerCommand {
 
         @OptionGroup var state: StateOptions
 
-        @Option(help: "Seconds a worker may take to load its model and prompt caches.")
-        var readinessTimeout: Int = 300
+        @OptionGroup var loading: LoadOptions
 
         func validate() throws {
             if watching.git == nil && file == nil { throw ValidationError("give a manifest FILE, or --git URL --path P") }
@@ -30,7 +29,7 @@ extension RunnerCommand {
         }
 
         func run() async throws {
-            try await Serving(file: file, options: watching, state: state, readinessTimeout: readinessTimeout).run()
+            try await Serving(file: file, options: watching, state: state, loading: loading).run()
         }
     }
 }

@@ -12,7 +12,7 @@ struct Serving {
     var file: String?
     var options: WatchOptions
     var state: StateOptions
-    var readinessTimeout: Int
+    var loading: LoadOptions
 
     func run() async throws {
         let directory = state.stateDirectory
@@ -26,7 +26,7 @@ struct Serving {
         }
         let logger = Logger(label: "runner")
         let supervisor = WorkerSupervisor(
-            state: directory, logger: logger, readinessTimeout: .seconds(readinessTimeout),
+            state: directory, logger: logger, readinessTimeout: loading.readiness,
             health: HealthPolicy(interval: .seconds(option: options.healthInterval)))
         let downloads = DownloadBoard()
         let servers = EndpointServers(
@@ -34,7 +34,7 @@ struct Serving {
             logger: logger)
         let deployment = LiveDeployment(
             state: directory, supervisor: supervisor, executable: RunnerExecutable.path, clocks: state.clockPinning,
-            logger: logger, downloads: downloads
+            logger: logger, downloads: downloads, loadTimeout: loading.requestWait
         ) { await servers.follow($0) }
         await servers.use(deployment.scheduler)
         let selection = state
@@ -45,7 +45,10 @@ struct Serving {
                 return "\(error)"
             }
         }
-        guard try await start(follower, source: source, bootstrap: bootstrap, directory: directory) else {
+        guard
+            try await start(
+                follower, source: source, bootstrap: bootstrap, directory: directory, scheduler: deployment.scheduler)
+        else {
             await supervisor.stopAll()
             throw ExitCode.failure
         }
@@ -84,14 +87,14 @@ struct Serving {
     /// The first version: applied, or (for git, when it cannot be fetched or is bad) the last applied one from
     /// the same repository, else the bootstrap file. False when there is nothing to run and the command should fail.
     func start(
-        _ follower: ManifestFollower, source: any ManifestSource, bootstrap: ResolvedManifest?, directory: StateDirectory
+        _ follower: ManifestFollower, source: any ManifestSource, bootstrap: ResolvedManifest?, directory: StateDirectory,
+        scheduler: ModelScheduler
     ) async throws -> Bool {
         switch await follower.poll(force: true) {
         case .applied(let outcome):
             let manifest = outcome.running
             let listening = manifest.endpoints.map { "\($0.name) on \($0.listen.text)" }.joined(separator: ", ")
-            let workers = "\(manifest.models.count) worker\(manifest.models.count == 1 ? "" : "s")"
-            Console.out("applied '\(manifest.name)': \(workers) running; serving \(listening)")
+            Console.out("applied '\(manifest.name)': \(scheduler.loadedSummary); serving \(listening)")
             for (model, failure) in outcome.failures.sorted(by: { $0.key < $1.key }) {
                 Console.error("error: model \(model) is not running: \(failure)")
             }

@@ -93,7 +93,7 @@ struct ApplyCommandTests {
         #expect(kill(second.pid, 0) != 0, "worker stopped")
         #expect(!FileManager.default.fileExists(atPath: device.record.path))
         let output = apply.output()
-        #expect(output.stdout.contains("applied 'test-device': 1 worker running; serving local on 127.0.0.1:18080"))
+        #expect(output.stdout.contains("applied 'test-device': 1 model loaded; serving local on 127.0.0.1:18080"))
         #expect(output.stderr.contains("worker was killed by signal 9"))
 
         // What was applied is recorded; planning the same manifest again changes nothing but the worker.

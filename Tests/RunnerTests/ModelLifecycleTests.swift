@@ -18,6 +18,7 @@ struct ModelLifecycleTests {
         var context = 512
     }
 
+    /// `loadTimeout`: how long a request waits for its model (workers themselves may take a minute to come up).
     func start(_ models: [Declared], budget: String, in device: ServedDevice, loadTimeout: Int = 60) async throws
         -> RunnerProcess.Background
     {
@@ -43,7 +44,10 @@ struct ModelLifecycleTests {
           - {name: local, listen: "127.0.0.1:\(port)", apis: [openai, ollama, admin, metrics]}
         """.write(to: manifest, atomically: true, encoding: .utf8)
         let apply = try RunnerProcess.start(
-            ["apply", manifest.path, "--state-dir", device.state.path, "--readiness-timeout", "\(loadTimeout)"],
+            [
+                "apply", manifest.path, "--state-dir", device.state.path, "--readiness-timeout", "60", "--load-timeout",
+                "\(loadTimeout)",
+            ],
             environment: ServedDevice.environment)
         try await eventually("the endpoint to answer") {
             guard apply.process.isRunning else { return true }

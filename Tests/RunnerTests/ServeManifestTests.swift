@@ -107,7 +107,7 @@ struct ServeManifestTests {
         #expect(device.workerPid("gamma") == restarted)
 
         #expect(try await serve.terminate() == 0)
-        #expect(serve.output().stdout.contains("applied 'edited': 2 workers running; serving local on 127.0.0.1:\(port)"))
+        #expect(serve.output().stdout.contains("applied 'edited': 2 models loaded; serving local on 127.0.0.1:\(port)"))
         #expect(serve.output().stdout.contains("watching \(file.path) every 0.3 seconds"))
     }
 

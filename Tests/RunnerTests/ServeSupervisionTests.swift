@@ -82,7 +82,7 @@ struct ServeSupervisionTests {
 
         #expect(try await serve.terminate() == 0)
         let output = serve.output()
-        #expect(output.stdout.contains("applied 'two-models': 2 workers running; serving local on 127.0.0.1:\(port)"))
+        #expect(output.stdout.contains("applied 'two-models': 2 models loaded; serving local on 127.0.0.1:\(port)"))
         #expect(output.stderr.contains("worker was killed by signal 9"))
         #expect(output.stderr.contains("worker stopped answering its health check and was killed"))
     }
