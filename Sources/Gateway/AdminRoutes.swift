@@ -65,6 +65,8 @@ enum AdminRoutes {
                         try await source.buildPromptCache(model: model.name, name: name, system: body.system)))
             } catch let error as EngineError {
                 throw APIError.engine(error, .openAI)
+            } catch let error as ResidencyRefusal {
+                throw APIError.residency(error, .openAI)
             }
         }
     }

@@ -80,8 +80,11 @@ public struct DeviceAdmin: Sendable {
         return caches
     }
 
+    /// Builds on the model's worker, loading the model first when it is not in memory.
     public func buildPromptCache(model: String, name: String, system: String) async throws -> PromptCacheInfo {
-        try await supervisor.client(for: model).buildPromptCache(name: name, system: system)
+        let lease = try await scheduler?.acquire(model, keepAlive: nil)
+        defer { lease?.release() }
+        return try await supervisor.client(for: model).buildPromptCache(name: name, system: system)
     }
 }
 
