@@ -38,11 +38,12 @@ public enum KeepAlive: Sendable, Equatable {
     case forever
     case duration(Duration)
 
-    /// Ollama's reading of a number of seconds: zero unloads, negative keeps forever.
+    /// Ollama's reading of a number of seconds: zero unloads, negative keeps forever. Beyond a century is
+    /// forever too (and a duration that large would not fit the clock).
     public init(seconds: Double) {
         if seconds == 0 {
             self = .unloadAfterUse
-        } else if seconds < 0 {
+        } else if seconds < 0 || !(seconds < 100 * 365 * 86_400) {
             self = .forever
         } else {
             self = .duration(.milliseconds(Int64((seconds * 1000).rounded(.up))))

@@ -185,6 +185,8 @@ import Worker
         #expect(try OllamaAdapter.keepAlive(.text("10m")) == .duration(.seconds(600)))
         #expect(try OllamaAdapter.keepAlive(.seconds(1.5)) == .duration(.milliseconds(1500)))
         #expect(try OllamaAdapter.keepAlive(nil) == nil)
+        #expect(try OllamaAdapter.keepAlive(.seconds(1e300)) == .forever, "too long for the clock: kept")
+        #expect(try OllamaAdapter.keepAlive(.text("1e400")) == .forever)
         #expect(throws: OllamaAdapterError.self) { try OllamaAdapter.keepAlive(.text("forever")) }
     }
 

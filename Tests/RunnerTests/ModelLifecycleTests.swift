@@ -166,6 +166,11 @@ struct ModelLifecycleTests {
         #expect(try Curl.chat(port: port, model: "a").status == 200)
         try await eventually("a to be stopped for idling", timeout: .seconds(20)) { try loaded().isEmpty }
         try await eventually("status to say so") { try states(device)["a"] == "stopped-idle" }
+        let text = try RunnerProcess.run(["status", "--state-dir", device.state.path], environment: ServedDevice.environment)
+            .stdout
+        #expect(text.contains("    memory: stopped-idle since "), "\(text)")
+        #expect(text.contains("MiB measured") && text.contains("last used 20"), "\(text)")
+        #expect(text.contains("  memory: 0 MiB of a 1024 MiB budget in use"), "\(text)")
         #expect(device.workerPid("a") == nil, "its worker is gone")
         #expect(try Curl.request("\(base)/readyz").status == 200, "a model that loads on demand is ready")
         #expect(try Curl.chat(port: port, model: "a").status == 200)
