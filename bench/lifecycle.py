@@ -368,13 +368,15 @@ def direct_round(procs, runner, manifest, name, state, log):
         r = generate(socket_path, {"messages": [{"role": "user", "text": PROMPT}], "maxTokens": COLD_MAX_TOKENS,
                                    "sampling": {"temperature": 0}}, start=start)
     finally:
+        # A blocking wait (Popen.wait with a timeout polls, in steps of up to 50 ms); a timer kills a worker
+        # that does not stop.
+        killer = threading.Timer(GONE_TIMEOUT, worker.kill)
         t = time.perf_counter()
         worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=GONE_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
+        killer.start()
+        worker.wait()
         stop_ms = (time.perf_counter() - t) * 1000
+        killer.cancel()
         procs.stop(worker)  # SIGKILL to whatever is left of it
     return {"ttft_ms": r["ttft_ms"], "ready_ms": ready_ms, "stop_ms": stop_ms, "text": r["text"]}
 

@@ -96,7 +96,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     /// (503, try again later); a model larger than the whole budget (503 without a retry); a pinned one (400).
     public static func residency(_ refusal: ResidencyRefusal, _ style: Style) -> APIError {
         switch refusal.reason {
-        case .loadFailed, .noRoom, .stopping:
+        case .loadFailed, .noRoom:
             APIError(style, .serviceUnavailable, refusal.message, code: "model_unavailable", retryAfter: refusal.retryAfter ?? 5)
         case .tooLarge: APIError(style, .serviceUnavailable, refusal.message, code: "model_too_large")
         case .pinned: APIError(style, .badRequest, refusal.message, code: "model_pinned")

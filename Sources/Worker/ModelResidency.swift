@@ -87,8 +87,6 @@ public struct ResidencyRefusal: Error, Sendable, CustomStringConvertible {
         case pinned
         /// The manifest does not declare it (any more).
         case unknown
-        /// The runner is shutting down or the manifest changed under the request.
-        case stopping
     }
 
     public var reason: Reason

@@ -143,24 +143,11 @@ public final class ModelScheduler: ModelResidency, Sendable {
     /// Whether the model's worker holds memory now (loading, resident or stopping).
     public func isLoaded(_ name: String) -> Bool { book.withLock { $0.entries[name]?.phase.holdsMemory ?? false } }
 
-    /// Refuses everyone waiting and takes no more requests (the runner is stopping).
-    public func close() {
-        let refused = book.withLock { book -> [ResidencyBook.Waiter] in
-            book.closed = true
-            defer { book.waiters = [] }
-            return book.waiters
-        }
-        for waiter in refused {
-            waiter.timeout?.cancel()
-            waiter.continuation.resume(throwing: ResidencyRefusal(.stopping, "the runner is stopping", retryAfter: 5))
-        }
-    }
-
     // MARK: Requests
 
     public func tryAcquire(_ model: String, keepAlive: KeepAlive?) -> ModelLease? {
         let held = book.withLock { book -> Bool in
-            guard !book.closed, book.entries[model]?.phase == .resident else { return false }
+            guard book.entries[model]?.phase == .resident else { return false }
             book.hold(model)
             book.entries[model]?.keepAlive = keepAlive
             return true
@@ -185,12 +172,11 @@ public final class ModelScheduler: ModelResidency, Sendable {
         return lease
     }
 
-    private func enqueue(
+    func enqueue(
         _ id: Int, model: String, keepAlive: KeepAlive?, continuation: CheckedContinuation<ModelLease, any Error>,
         started: ContinuousClock.Instant
     ) {
         let refusal = book.withLock { book -> ResidencyRefusal? in
-            if book.closed { return ResidencyRefusal(.stopping, "the runner is stopping", retryAfter: 5) }
             guard book.entries[model] != nil else { return ResidencyRefusal(.unknown, "model '\(model)' is not served") }
             book.entries[model]?.keepAlive = keepAlive
             var waiter = ResidencyBook.Waiter(id: id, model: model, enqueued: started, continuation: continuation)
@@ -206,7 +192,7 @@ public final class ModelScheduler: ModelResidency, Sendable {
         schedule()
     }
 
-    private func timedOut(_ id: Int) {
+    func timedOut(_ id: Int) {
         let loading = book.withLock { book -> Bool in
             guard let waiter = book.waiters.first(where: { $0.id == id }) else { return false }
             return book.entries[waiter.model]?.phase == .loading
@@ -220,7 +206,7 @@ public final class ModelScheduler: ModelResidency, Sendable {
                     "no room to load the model within \(loadTimeout): the models in memory are in use or pinned", retryAfter: 5))
     }
 
-    private func refuseWaiter(_ id: Int, _ error: any Error) {
+    func refuseWaiter(_ id: Int, _ error: any Error) {
         let waiter = book.withLock { book -> ResidencyBook.Waiter? in
             guard let index = book.waiters.firstIndex(where: { $0.id == id }) else { return nil }
             return book.waiters.remove(at: index)
@@ -232,11 +218,11 @@ public final class ModelScheduler: ModelResidency, Sendable {
         schedule()
     }
 
-    private func lease(_ model: String, waited: Duration) -> ModelLease {
+    func lease(_ model: String, waited: Duration) -> ModelLease {
         ModelLease(waited: waited) { [weak self] in self?.released(model) }
     }
 
-    private func released(_ model: String) {
+    func released(_ model: String) {
         let now = ContinuousClock.now
         let decisions = book.withLock { book -> ResidencyBook.Decisions in
             guard book.entries[model] != nil else { return .init() }
@@ -303,134 +289,5 @@ public final class ModelScheduler: ModelResidency, Sendable {
         case .failed?, nil: return false
         default: return true
         }
-    }
-
-    // MARK: Carrying out decisions
-
-    func schedule() {
-        perform(book.withLock { $0.decide(now: .now) })
-    }
-
-    private func perform(_ decisions: ResidencyBook.Decisions) {
-        record.changed()
-        guard !decisions.isEmpty else { return }
-        let now = ContinuousClock.now
-        for waiter in decisions.grants {
-            waiter.timeout?.cancel()
-            waiter.continuation.resume(returning: lease(waiter.model, waited: now - waiter.enqueued))
-        }
-        for (waiter, refusal) in decisions.refusals {
-            waiter.timeout?.cancel()
-            waiter.continuation.resume(throwing: refusal)
-        }
-        for name in decisions.loads {
-            guard let model = book.withLock({ $0.entries[name]?.model }) else { continue }
-            Task { try? await self.runLoad(model, reason: "request", superviseOnFailure: false) }
-        }
-        for (name, reason) in decisions.stops {
-            Task { await self.runStop(name, reason) }
-        }
-        for name in decisions.timers {
-            Task { await self.watchExpiry(name) }
-        }
-    }
-
-    /// Starts the worker (its phase is already `loading`), measures it, and hands it to its waiters.
-    private func runLoad(_ model: ResolvedModel, reason: String, superviseOnFailure: Bool) async throws {
-        let started = ContinuousClock.now
-        record.changed()
-        logger.info("loading model", metadata: ["model": "\(model.name)", "reason": "\(reason)"])
-        do {
-            try await supervisor.start(launch(model), superviseOnFailure: superviseOnFailure)
-        } catch {
-            let message = "\(error)"
-            // A supervised worker keeps its place (and memory) while the supervisor brings it up.
-            let decisions = book.withLock { book -> ResidencyBook.Decisions in
-                guard book.entries[model.name]?.phase == .loading else { return .init() }
-                book.entries[model.name]?.lastError = message
-                book.entries[model.name]?.phase = superviseOnFailure ? .resident : .failed(message)
-                book.entries[model.name]?.since = Date()
-                var decisions = ResidencyBook.Decisions()
-                book.refuseWaiters(
-                    for: model.name,
-                    ResidencyRefusal(.loadFailed, "model '\(model.name)' failed to load: \(message)", retryAfter: 5),
-                    into: &decisions)
-                let more = book.decide(now: .now)
-                decisions.loads += more.loads
-                decisions.stops += more.stops
-                decisions.grants += more.grants
-                decisions.refusals += more.refusals
-                return decisions
-            }
-            metrics.loadFailed(model: model.name)
-            perform(decisions)
-            throw error
-        }
-        let took = ContinuousClock.now - started
-        let measured = await measure(model)
-        let decisions = book.withLock { book -> ResidencyBook.Decisions in
-            guard book.entries[model.name]?.phase == .loading else { return .init() }
-            book.entries[model.name]?.phase = .resident
-            book.entries[model.name]?.since = Date()
-            book.entries[model.name]?.lastError = nil
-            if let measured { book.entries[model.name]?.measured = measured }
-            var decisions = book.decide(now: .now)
-            // Loaded for nobody (preload, or every waiter gave up): it idles from now.
-            if book.entries[model.name]?.holds == 0 { book.idle(model.name, now: .now, into: &decisions) }
-            return decisions
-        }
-        metrics.loaded(model: model.name, reason: reason, took: took, bytes: measured)
-        logger.info(
-            "model loaded",
-            metadata: [
-                "model": "\(model.name)", "seconds": "\(took)", "bytes": "\(measured.map { "\(ByteCount($0))" } ?? "?")",
-            ])
-        perform(decisions)
-    }
-
-    /// The worker's resident memory; for rkllm at least the estimate, since NPU buffers are not in it.
-    private func measure(_ model: ResolvedModel) async -> Int64? {
-        guard let pid = await supervisor.state(of: model.name).pid, let rss = ProcessMemory.residentBytes(pid: pid) else {
-            return nil
-        }
-        if model.engine == .rkllm { return max(rss, book.withLock { $0.entries[model.name]?.estimate ?? 0 }) }
-        return rss
-    }
-
-    private func runStop(_ name: String, _ reason: ResidencyBook.StopReason) async {
-        record.changed()
-        logger.info("unloading model", metadata: ["model": "\(name)", "reason": "\(reason.rawValue)"])
-        await supervisor.stop(name)
-        let decisions = book.withLock { book -> ResidencyBook.Decisions in
-            guard case .stopping = book.entries[name]?.phase else { return book.decide(now: .now) }
-            book.entries[name]?.phase = .stopped(reason)
-            book.entries[name]?.since = Date()
-            book.entries[name]?.expiresAt = nil
-            book.entries[name]?.expiresOn = nil
-            return book.decide(now: .now)
-        }
-        metrics.unloaded(model: name, reason: reason.rawValue)
-        perform(decisions)
-    }
-
-    /// Sleeps until the model's idle deadline, following it as later requests move it; stops the model
-    /// when it passes with nothing holding it.
-    private func watchExpiry(_ name: String) async {
-        while true {
-            let next = book.withLock { book -> ContinuousClock.Instant? in
-                guard let deadline = book.entries[name]?.expiresAt, book.entries[name]?.phase == .resident else {
-                    book.entries[name]?.timerRunning = false
-                    return nil
-                }
-                guard deadline <= .now else { return deadline }
-                book.entries[name]?.timerRunning = false
-                guard book.entries[name]?.holds == 0, !book.isWaitedFor(name) else { return nil }
-                book.entries[name]?.phase = .stopping(.idle)
-                return nil
-            }
-            guard let next else { break }
-            try? await Task.sleep(until: next)
-        }
-        if case .stopping(.idle) = book.withLock({ $0.entries[name]?.phase }) { await runStop(name, .idle) }
     }
 }

@@ -98,7 +98,6 @@ struct ResidencyBook {
     /// In arrival order.
     var waiters: [Waiter] = []
     var nextWaiterID = 0
-    var closed = false
 
     var held: Int64 { entries.values.filter(\.phase.holdsMemory).reduce(0) { $0 + $1.footprint } }
 
