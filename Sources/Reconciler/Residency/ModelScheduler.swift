@@ -60,15 +60,17 @@ public final class ModelScheduler: ModelResidency, Sendable {
     /// workers are the deployment's to stop) and their waiters refused.
     public func declare(_ models: [ResolvedModel], memory: ResolvedMemory) {
         let machine = try? MemInfo.read()
+        // Read outside the lock: each is a look at the model's file.
+        let estimates = Dictionary(uniqueKeysWithValues: models.map { ($0.name, estimate($0)) })
         let decisions = book.withLock { book in
             var entries: [String: ResidencyBook.Entry] = [:]
             for model in models {
                 if var entry = book.entries[model.name] {
-                    if entry.model != model { entry.estimate = estimate(model) }
+                    if entry.model != model { entry.estimate = estimates[model.name] ?? 0 }
                     entry.model = model
                     entries[model.name] = entry
                 } else {
-                    entries[model.name] = ResidencyBook.Entry(model: model, estimate: estimate(model))
+                    entries[model.name] = ResidencyBook.Entry(model: model, estimate: estimates[model.name] ?? 0)
                 }
             }
             let held = book.held
@@ -189,6 +191,8 @@ public final class ModelScheduler: ModelResidency, Sendable {
             return nil
         }
         if let refusal { return continuation.resume(throwing: refusal) }
+        // Cancelled before it was queued, its cancellation handler found nothing to take out.
+        if Task.isCancelled { return refuseWaiter(id, CancellationError()) }
         schedule()
     }
 
