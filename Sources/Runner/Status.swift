@@ -79,6 +79,7 @@ enum StatusText {
         parts.append("\(mebibytes(residency.bytes)) \(residency.measured ? "measured" : "estimated")")
         if residency.pinned { parts.append("pinned") }
         if residency.inUse > 0 { parts.append("\(residency.inUse) in use") }
+        if residency.waiting > 0 { parts.append("\(residency.waiting) waiting") }
         parts.append("last used " + (residency.lastUsed.map { $0.formatted(.iso8601) } ?? "never"))
         if let expires = residency.expiresAt { parts.append("unloads at \(expires.formatted(.iso8601)) if idle") }
         if let error = residency.error { parts.append("last load failed: \(error.split(separator: "\n").first ?? "")") }

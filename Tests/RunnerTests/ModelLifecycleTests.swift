@@ -65,6 +65,15 @@ struct ModelLifecycleTests {
         return Set(models.compactMap { ($0["name"] as? String)?.replacingOccurrences(of: ":latest", with: "") })
     }
 
+    /// Each model's record in the scheduler's state file.
+    func residency(_ device: ServedDevice) throws -> [String: [String: Any]] {
+        guard let data = try? Data(contentsOf: device.state.appendingPathComponent("residency.json")) else { return [:] }
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        var models: [String: [String: Any]] = [:]
+        for model in json?["models"] as? [[String: Any]] ?? [] { models[model["name"] as? String ?? ""] = model }
+        return models
+    }
+
     /// Each model's state as `runner status --json` reports it.
     func states(_ device: ServedDevice) throws -> [String: String] {
         let status = try RunnerProcess.run(
@@ -199,18 +208,29 @@ struct ModelLifecycleTests {
         #expect(try await apply.terminate() == 0)
     }
 
-    @Test func aBusyModelIsNotEvictedAndTheWaitingRequestGetsRetryAfter() async throws {
+    @Test func aBusyModelIsNotEvictedAndAWaitingRequestLeavesOrGetsRetryAfter() async throws {
         let device = try ServedDevice()
         defer { device.remove() }
+        // A request waits up to 8 s for room.
         let apply = try await start(
             // About 270 and 175 MiB: each fits alone, not both; the long context leaves room for a long answer.
             [Declared(name: "busy", lifecycle: "{preload: true}", context: 4096), Declared(name: "other")], budget: "400MiB",
-            in: device,
-            loadTimeout: 3)
+            in: device, loadTimeout: 8)
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
         let stream = try Curl.stream(
-            port: port, model: "busy", prompt: "Tell me a long story about a dragon.", maxTokens: 2000, in: device.directory)
+            port: port, model: "busy", prompt: "Tell me a long story about a dragon.", maxTokens: 4000, in: device.directory)
         try await eventually("the stream to start") { stream.text.contains("data: ") }
+
+        // A client that gives up while it waits leaves the queue at once (well before the 8 s are up).
+        let leaving = try Curl.stream(port: port, model: "other", prompt: "Hi", maxTokens: 4, in: device.directory)
+        try await eventually("the request to wait") { try residency(device)["other"]?["waiting"] as? Int == 1 }
+        kill(leaving.process.processIdentifier, SIGKILL)
+        leaving.process.waitUntilExit()
+        try await eventually("the request to leave the queue", timeout: .seconds(5)) {
+            try residency(device)["other"]?["waiting"] as? Int == 0
+        }
+
+        // One that stays gets 503 with Retry-After once the 8 s are up; the busy stream runs on meanwhile.
         let (waited, headers) = try Curl.requestWithHeaders(
             "\(base)/api/chat", body: #"{"model": "other", "messages": [{"role": "user", "content": "Hi"}], "stream": false}"#)
         #expect(waited.status == 503 && headers["retry-after"] != nil, "\(waited.body)")
@@ -218,9 +238,12 @@ struct ModelLifecycleTests {
         #expect((error?["error"] as? String)?.contains("no room") == true, "\(waited.body)")
         #expect(!stream.finished, "the busy stream is still running: \(stream.text.suffix(300))")
         #expect(try loaded() == ["busy"])
-        // The client leaves; its generation stops with it.
+
+        // The client leaves; its generation stops with it, and `busy` stays loaded with nobody waiting for room.
         kill(stream.process.processIdentifier, SIGKILL)
         stream.process.waitUntilExit()
+        try await eventually("busy to be idle") { try residency(device)["busy"]?["inUse"] as? Int == 0 }
+        #expect(try states(device) == ["busy": "resident", "other": "not-loaded"])
         #expect(try await apply.terminate() == 0)
     }
 

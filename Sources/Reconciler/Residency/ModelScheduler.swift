@@ -48,7 +48,8 @@ public final class ModelScheduler: ModelResidency, Sendable {
                     return ResidencyRecord.Model(
                         name: entry.model.name, state: entry.phase.name, since: entry.since, lastUsed: entry.lastUsed,
                         expiresAt: entry.expiresOn, bytes: entry.footprint, measured: entry.measured != nil,
-                        pinned: entry.pinned, inUse: entry.holds, error: error ?? entry.lastError)
+                        pinned: entry.pinned, inUse: entry.holds,
+                        waiting: book.waiters.filter { $0.model == entry.model.name }.count, error: error ?? entry.lastError)
                 })
         }
     }

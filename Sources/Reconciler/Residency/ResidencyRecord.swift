@@ -17,6 +17,8 @@ public struct ResidencyRecord: Codable, Sendable, Equatable {
         public var pinned: Bool
         /// Requests holding it when this was written.
         public var inUse: Int
+        /// Requests waiting for it to load (or for room to load it).
+        public var waiting: Int
         public var error: String?
     }
 
