@@ -587,7 +587,7 @@ def report(cold, rotations):
             (f"  workers alive at once (max), their RSS", f"{r['max_workers']}", f"{r['max_workers_rss_mib']:.0f} MiB",
              "", "≤ 2", ok(r["max_workers"] <= 2)),
         ]
-    headers = ("measurement", "median", "runs", "ratio / detail", "target", "")
+    headers = ("measurement", "median / value", "runs", "ratio / detail", "target", "")
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
     line = "  ".join("{:<%d}" % w for w in widths)
     print()

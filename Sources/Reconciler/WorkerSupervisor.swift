@@ -167,10 +167,11 @@ public actor WorkerSupervisor {
                     "worker \(model) exited with status \(process.terminationStatus) while starting:\n"
                         + logTail(model).joined(separator: "\n"))
             }
-            // Each check is bounded: the HTTP client keeps retrying a socket nobody listens on until its own
-            // timeout (30 s), and a worker that exits meanwhile should be noticed at once.
-            if await Self.answers(client, within: .seconds(1)) { return }
-            try await Task.sleep(for: .milliseconds(100))
+            // The socket is looked at directly first and often: a loading model is waited for on this.
+            // Each health check is bounded too: the HTTP client keeps retrying a socket nobody listens on
+            // until its own timeout (30 s), and a worker that exits meanwhile should be noticed at once.
+            if SocketProbe.accepts(client.socketPath), await Self.answers(client, within: .seconds(1)) { return }
+            try await Task.sleep(for: .milliseconds(10))
         }
         kill(process.processIdentifier, SIGKILL)
         throw ReconcilerError(

@@ -8,9 +8,10 @@ public struct ParentWatch: Service, CustomStringConvertible {
 
     public func run() async throws {
         let parent = getppid()
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(500))
-            if getppid() != parent { return }
+        // Shutdown cuts the sleep short: a worker told to stop (an unload, an eviction) exits at once instead
+        // of at the end of the current half second.
+        try? await cancelWhenGracefulShutdown {
+            while getppid() == parent { try await Task.sleep(for: .milliseconds(500)) }
         }
     }
 
