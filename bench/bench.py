@@ -47,6 +47,17 @@ TTFT_MAX_TOKENS = 8
 MODEL_NAME = "bench"
 
 
+def print_table(headers, rows):
+    """Left-aligned columns as wide as their widest cell, under a rule; a blank line before."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print()
+    print(line.format(*headers).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print(line.format(*row).rstrip())
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Process and machine measurements
 
@@ -455,14 +466,7 @@ def cmd_report(args):
         ("  direct libllama, same text, warm TTFT", f"{direct_warm['median']:.1f} ms", runs(direct_warm["runs"]),
          f"{100 * direct_warm['median'] / direct_cold['median']:.2f} % of its cold", "", ""),
     ]
-    headers = ("measurement", "median", "runs", "ratio", "target", "")
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    print()
-    print(line.format(*headers).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print(line.format(*r).rstrip())
+    print_table(("measurement", "median", "runs", "ratio", "target", ""), rows)
 
     # Details that explain the ratios: token counts, where the time goes, memory, machine load.
     long_tokens = sorted({p["cold"]["prompt_tokens"] for p in prefix})

@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 
-from bench import DISTURBED, wait_idle
+from bench import DISTURBED, print_table, wait_idle
 from client import UnixHTTPConnection, generate, wait_for_gateway
 
 PORT = 18213
@@ -587,14 +587,7 @@ def report(cold, rotations):
             (f"  workers alive at once (max), their RSS", f"{r['max_workers']}", f"{r['max_workers_rss_mib']:.0f} MiB",
              "", "≤ 2", ok(r["max_workers"] <= 2)),
         ]
-    headers = ("measurement", "median / value", "runs", "ratio / detail", "target", "")
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    print()
-    print(line.format(*headers).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print(line.format(*row).rstrip())
+    print_table(("measurement", "median / value", "runs", "ratio / detail", "target", ""), rows)
     print()
     if cold:
         print(f"cold: same greedy answer on both sides: {cold['same_answer']} {cold['answers']}; loads per runner "

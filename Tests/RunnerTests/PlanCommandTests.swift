@@ -62,9 +62,7 @@ struct PlanCommandTests {
     @Test func theMemorySectionSaysWhatFitsAtOnce() throws {
         let directory = try RunnerProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let model =
-            ProcessInfo.processInfo.environment["RUNNER_TEST_MODEL"]
-            ?? RunnerProcess.repository.appendingPathComponent(".deps/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        let model = ServedDevice.model
         let manifest = directory.appendingPathComponent("device.yaml")
         try """
         apiVersion: rockchipllama/v1
