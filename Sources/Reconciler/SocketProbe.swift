@@ -1,11 +1,13 @@
 internal import Foundation
 
-/// Whether something accepts connections on a Unix socket, asked with one `connect(2)` and no retries. The
+/// Whether something listens on a Unix socket, asked with one non-blocking `connect(2)` and no retries. The
 /// HTTP client retries a socket nobody listens on with a growing backoff (100 ms × 1.25ⁿ), so asking it
 /// alone whether a starting worker is up notices the worker up to a third of its load time late.
 enum SocketProbe {
     static func accepts(_ path: String) -> Bool {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        // Non-blocking: a listener whose backlog is full would otherwise hold the caller (an actor's thread)
+        // until it accepts.
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
         var address = sockaddr_un()
@@ -21,6 +23,7 @@ enum SocketProbe {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
-        return connected == 0
+        // A full backlog (EAGAIN) still means someone listens.
+        return connected == 0 || errno == EAGAIN
     }
 }

@@ -50,6 +50,8 @@ public actor WorkerSupervisor {
     var workers: [String: Supervised] = [:]
     /// Where each model's current process began writing its log, so its exit reports its own output only.
     var logStarts: [String: UInt64] = [:]
+    /// Told when a worker is gone for good: it exited and its restart policy does not bring it back.
+    var onGone: (@Sendable (_ model: String, _ how: String) -> Void)?
 
     public init(
         state: StateDirectory, logger: Logger, readinessTimeout: Duration = .seconds(300), backoff: RestartBackoff = .init(),
@@ -61,6 +63,8 @@ public actor WorkerSupervisor {
         self.backoff = backoff
         self.health = health
     }
+
+    public func whenGone(_ handler: @escaping @Sendable (_ model: String, _ how: String) -> Void) { onGone = handler }
 
     public func client(for model: String) -> WorkerClient { WorkerClient(socketPath: state.workerSocket(model).path) }
 
@@ -201,6 +205,7 @@ public actor WorkerSupervisor {
             } else {
                 try? FileManager.default.removeItem(at: state.workerRecord(model))
             }
+            onGone?(model, how)
             return
         }
         writeRecord(model) { $0.lastExit = exit }

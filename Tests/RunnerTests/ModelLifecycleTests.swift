@@ -255,7 +255,8 @@ struct ModelLifecycleTests {
         let broken = device.directory.appendingPathComponent("broken.gguf")
         try "this is not a GGUF file".write(to: broken, atomically: true, encoding: .utf8)
         let apply = try await start(
-            [Declared(name: "good"), Declared(name: "broken", file: broken.path)], budget: "1GiB", in: device)
+            [Declared(name: "good", lifecycle: "{preload: false, restart: never}"), Declared(name: "broken", file: broken.path)],
+            budget: "1GiB", in: device)
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
 
         // Both clients wait on the same load and both hear why it failed, each in its API's shape.
@@ -280,6 +281,15 @@ struct ModelLifecycleTests {
         try await eventually("status to show the failure") { try states(device)["broken"] == "failed" }
         #expect(try loaded().isEmpty)
         #expect(try Curl.chat(port: port, model: "good").status == 200, "the other model is unaffected")
+
+        // A loaded worker that dies and is not restarted (`restart: never`) is out of memory; a request loads it again.
+        let pid = try #require(device.workerPid("good"))
+        kill(pid, SIGKILL)
+        try await eventually("status to show good's worker gone") { try states(device)["good"] == "failed" }
+        #expect(try loaded().isEmpty)
+        #expect(try Curl.chat(port: port, model: "good").status == 200)
+        #expect(try loaded() == ["good"])
+        #expect(try metric("model_unloads_total", #"model="good",reason="exited""#) == 1)
         #expect(try await apply.terminate() == 0)
     }
 

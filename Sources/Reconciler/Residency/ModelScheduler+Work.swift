@@ -114,6 +114,21 @@ extension ModelScheduler {
         perform(decisions)
     }
 
+    /// A loaded model's worker exited and its restart policy does not bring it back: it is out of memory, and
+    /// the next request loads it again.
+    func workerGone(_ name: String, _ how: String) {
+        let decisions = book.withLock { book -> ResidencyBook.Decisions in
+            guard book.entries[name]?.phase == .resident else { return .init() }
+            book.entries[name]?.phase = .failed("its worker \(how)")
+            book.entries[name]?.since = Date()
+            book.entries[name]?.expiresAt = nil
+            book.entries[name]?.expiresOn = nil
+            return book.decide(now: .now)
+        }
+        metrics.unloaded(model: name, reason: "exited")
+        perform(decisions)
+    }
+
     /// Sleeps until the model's idle deadline, following it as later requests move it; stops the model
     /// when it passes with nothing holding it.
     func watchExpiry(_ name: String) async {

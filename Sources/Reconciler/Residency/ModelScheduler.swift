@@ -35,6 +35,7 @@ public final class ModelScheduler: ModelResidency, Sendable {
         record = ResidencyRecorder(file: supervisor.state.residency)
         book = Mutex(ResidencyBook(budget: 0))
         record.source { [weak self] in self?.snapshot() }
+        Task { [supervisor] in await supervisor.whenGone { [weak self] model, how in self?.workerGone(model, how) } }
     }
 
     /// The books as `runner status` shows them.

@@ -36,7 +36,7 @@ public struct ResidencyMetrics: Sendable {
         ).increment()
     }
 
-    /// `reason`: idle, evicted, keep_alive, unload, manifest.
+    /// `reason`: idle, evicted, keep_alive, unload, manifest, exited.
     func unloaded(model: String, reason: String) {
         registry.makeCounter(
             descriptor: Self.name(
