@@ -198,8 +198,10 @@ struct ModelLifecycleTests {
             in: device, loadTimeout: 3)
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
         #expect(try loaded() == ["pinned"])
-        let (refused, headers) = try Curl.requestWithHeaders(
-            "\(base)/v1/chat/completions", body: Curl.chatBody("other", "Hi", maxTokens: 4))
+        let base = base
+        let (refused, headers) = try await Curl.waiting {
+            try Curl.requestWithHeaders("\(base)/v1/chat/completions", body: Curl.chatBody("other", "Hi", maxTokens: 4))
+        }
         #expect(refused.status == 503, "\(refused.body)")
         #expect(headers["retry-after"] != nil)
         #expect(refused.body.contains("no room"), "\(refused.body)")
@@ -233,8 +235,12 @@ struct ModelLifecycleTests {
         }
 
         // One that stays gets 503 with Retry-After once the 8 s are up; the busy stream runs on meanwhile.
-        let (waited, headers) = try Curl.requestWithHeaders(
-            "\(base)/api/chat", body: #"{"model": "other", "messages": [{"role": "user", "content": "Hi"}], "stream": false}"#)
+        let base = base
+        let (waited, headers) = try await Curl.waiting {
+            try Curl.requestWithHeaders(
+                "\(base)/api/chat", body: #"{"model": "other", "messages": [{"role": "user", "content": "Hi"}], "stream": false}"#
+            )
+        }
         #expect(waited.status == 503 && headers["retry-after"] != nil, "\(waited.body)")
         let error = try JSONSerialization.jsonObject(with: Data(waited.body.utf8)) as? [String: Any]
         #expect((error?["error"] as? String)?.contains("no room") == true, "\(waited.body)")
@@ -260,14 +266,15 @@ struct ModelLifecycleTests {
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
 
         // Both clients wait on the same load and both hear why it failed, each in its API's shape.
-        async let openAI = Task {
+        let base = base
+        async let openAI = Curl.waiting {
             try Curl.requestWithHeaders("\(base)/v1/chat/completions", body: Curl.chatBody("broken", "Hi", maxTokens: 4))
-        }.value
-        async let ollama = Task {
+        }
+        async let ollama = Curl.waiting {
             try Curl.requestWithHeaders(
                 "\(base)/api/chat",
                 body: #"{"model": "broken", "messages": [{"role": "user", "content": "Hi"}], "stream": false}"#)
-        }.value
+        }
         let (openAIAnswer, openAIHeaders) = try await openAI
         let (ollamaAnswer, ollamaHeaders) = try await ollama
         #expect(openAIAnswer.status == 503 && openAIHeaders["retry-after"] != nil, "\(openAIAnswer.body)")

@@ -84,6 +84,15 @@ enum Curl {
         return (Answer(status: Int(lines.last ?? "") ?? 0, body: lines.dropLast().joined(separator: "\n")), headers)
     }
 
+    /// Runs a request that is meant to wait (seconds, for a model's turn) on a thread of its own: curl blocks
+    /// its caller, and a test that blocks the few threads Swift concurrency has starves every other test in
+    /// the process meanwhile.
+    static func waiting<T: Sendable>(_ request: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try request() }) }
+        }
+    }
+
     static func chat(port: Int, model: String, prompt: String = "Say hi.", maxTokens: Int = 8) throws -> Answer {
         try request("http://127.0.0.1:\(port)/v1/chat/completions", body: chatBody(model, prompt, maxTokens: maxTokens))
     }
