@@ -2,6 +2,7 @@ public import Engine
 public import Foundation
 internal import Hummingbird
 internal import NIOCore
+internal import NIOFoundationEssentialsCompat
 internal import Worker
 
 /// What the admin API reports and can do, supplied by whoever runs the gateway (`runner apply`).
@@ -83,9 +84,14 @@ enum AdminRoutes {
         router.put("/v1/loaded/:model") { request, context in
             let model = try gateway.model(context.parameters.get("model"), .openAI)
             guard let residency = gateway.residency else { throw noScheduler() }
-            let body =
-                request.headers[.contentLength] == "0" || request.headers[.contentLength] == nil
-                ? LoadBody() : try await gateway.decode(LoadBody.self, from: request, .openAI)
+            // The body is optional: none at all loads the model with the manifest's rule.
+            let bytes = try await request.body.collect(upTo: gateway.limits.maxBodyBytes)
+            let body: LoadBody
+            do {
+                body = bytes.readableBytes == 0 ? LoadBody() : try JSONDecoder().decode(LoadBody.self, from: Data(buffer: bytes))
+            } catch let error as DecodingError {
+                throw APIError.badRequest("invalid request body: \(Gateway.describe(error))", .openAI)
+            }
             let keepAlive: KeepAlive?
             do throws(OllamaAdapterError) {
                 keepAlive = try OllamaAdapter.keepAlive(body.keepAlive)

@@ -139,6 +139,21 @@ struct ModelLifecycleTests {
             try metric("model_unloads_total", #"model="c",reason="keep_alive""#) == 1
         }
         try await eventually("status to show c unloaded") { try states(device)["c"] == "unloaded" }
+
+        // The admin API loads and unloads by hand, through the same scheduler.
+        let load = try Curl.request("\(base)/v1/loaded/b", method: "PUT", body: #"{"keep_alive": "1h"}"#)
+        #expect(load.status == 200 && load.body.contains(#""status":"loaded""#), "\(load.body)")
+        let listed = try Curl.request("\(base)/v1/loaded")
+        let models = try JSONSerialization.jsonObject(with: Data(listed.body.utf8)) as? [String: Any]
+        let entries = models?["models"] as? [[String: Any]] ?? []
+        #expect(Set(entries.compactMap { $0["name"] as? String }) == ["a", "b"], "\(listed.body)")
+        let b = entries.first { $0["name"] as? String == "b" }
+        #expect(b?["expiresAt"] is String && (b?["bytes"] as? Int ?? 0) > 100 << 20, "\(listed.body)")
+        #expect(try Curl.request("\(base)/v1/loaded/b", method: "PUT", body: #"{"keep_alive": "soon"}"#).status == 400)
+        let unload = try Curl.request("\(base)/v1/loaded/b", method: "DELETE")
+        #expect(unload.status == 200 && unload.body.contains(#""status":"unloaded""#), "\(unload.body)")
+        #expect(try loaded() == ["a"])
+        #expect(try Curl.request("\(base)/v1/loaded/b", method: "DELETE").body.contains(#""status":"not-loaded""#))
         #expect(try await apply.terminate() == 0)
     }
 

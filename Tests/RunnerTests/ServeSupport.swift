@@ -58,14 +58,19 @@ enum Curl {
     }
 
     /// A whole answer: the status code and the body.
-    static func request(_ url: String, body: String? = nil) throws -> Answer { try requestWithHeaders(url, body: body).0 }
+    static func request(_ url: String, method: String? = nil, body: String? = nil) throws -> Answer {
+        try requestWithHeaders(url, method: method, body: body).0
+    }
 
     /// A whole answer with its header fields (names lowercased).
-    static func requestWithHeaders(_ url: String, body: String? = nil) throws -> (Answer, headers: [String: String]) {
+    static func requestWithHeaders(_ url: String, method: String? = nil, body: String? = nil) throws -> (
+        Answer, headers: [String: String]
+    ) {
         let headerFile = FileManager.default.temporaryDirectory.appendingPathComponent("headers-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: headerFile) }
         var arguments = ["-s", "-m", "60", "-D", headerFile.path, "-o", "-", "-w", "\n%{http_code}", url]
         if let body { arguments += ["-H", "content-type: application/json", "-d", body] }
+        if let method { arguments += ["-X", method] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         process.arguments = arguments
