@@ -12,8 +12,8 @@ public struct ApplyExecutor: Sendable {
     public var logger: Logger
     /// Pins or restores the device's clocks as the manifest says; nil leaves them alone.
     public var clocks: ClockPinning?
-    /// Builds the command line of a worker for a model.
-    public var launch: @Sendable (ResolvedModel) -> WorkerSupervisor.Launch
+    /// Builds the command line of a worker for a model (the scheduler starts workers with it too).
+    public let launch: @Sendable (ResolvedModel) -> WorkerSupervisor.Launch
     /// Fetches Hugging Face files into the hub cache before any worker is touched.
     public var downloader: HubDownloader
     /// Told of each download's progress, with the model's name (e.g. to draw a bar on a terminal).
