@@ -154,6 +154,14 @@ struct ModelLifecycleTests {
         #expect(unload.status == 200 && unload.body.contains(#""status":"unloaded""#), "\(unload.body)")
         #expect(try loaded() == ["a"])
         #expect(try Curl.request("\(base)/v1/loaded/b", method: "DELETE").body.contains(#""status":"not-loaded""#))
+
+        // Ollama's way: a request with nothing to generate loads; with keep_alive 0 it unloads at once.
+        let ollamaLoad = try Curl.request("\(base)/api/generate", body: #"{"model": "b"}"#)
+        #expect(ollamaLoad.body.contains(#""done_reason":"load""#), "\(ollamaLoad.body)")
+        #expect(try loaded() == ["a", "b"])
+        let ollamaUnload = try Curl.request("\(base)/api/generate", body: #"{"model": "b", "keep_alive": 0}"#)
+        #expect(ollamaUnload.body.contains(#""done_reason":"unload""#), "\(ollamaUnload.body)")
+        #expect(try loaded() == ["a"])
         #expect(try await apply.terminate() == 0)
     }
 
