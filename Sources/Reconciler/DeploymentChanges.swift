@@ -68,14 +68,10 @@ public struct DeploymentChanges: Sendable, Equatable {
         return changes
     }
 
-    /// What a worker depends on: the model without its aliases (the gateway resolves those) and without when
-    /// it is loaded and unloaded (the scheduler's business), and the runtime its engine loads.
+    /// What a worker depends on: the model as its worker runs it (`workerShape`), and the runtime its engine
+    /// loads.
     static func restartKey(_ model: ResolvedModel, _ runtimes: ResolvedRuntimes) -> WorkerDefinition {
-        var model = model
-        model.aliases = []
-        model.lifecycle.preload = true
-        model.lifecycle.idleTimeout = nil
-        model.lifecycle.pinned = false
+        let model = model.workerShape
         var used = runtimes
         if model.engine != .rkllm {
             used.rkllmLibrary = nil
@@ -108,5 +104,18 @@ extension DeploymentChanges: CustomStringConvertible {
         if !endpoints.isEmpty { parts.append("endpoints: " + endpoints.joined(separator: " ")) }
         if let clocks { parts.append("clocks: \(clocks.rawValue)") }
         return parts.isEmpty ? "no worker or endpoint changes" : parts.joined(separator: "; ")
+    }
+}
+
+extension ResolvedModel {
+    /// What its worker runs: the model without its aliases (the gateway resolves those) and without when it
+    /// is loaded and unloaded (the scheduler's business). A change outside this restarts nothing.
+    var workerShape: ResolvedModel {
+        var model = self
+        model.aliases = []
+        model.lifecycle.preload = true
+        model.lifecycle.idleTimeout = nil
+        model.lifecycle.pinned = false
+        return model
     }
 }

@@ -158,9 +158,11 @@ public enum Planner {
         let detail = describe(model)
         let running = observed.runningWorkers[model.name] != nil
         guard let before = applied?.model(exactly: model.name), running else {
+            // Apply starts no worker for it: the scheduler does, on its first request.
+            guard model.lifecycle.preload else { return Action(.keep, .worker, model.name, "on demand: \(detail)") }
             return Action(.create, .worker, model.name, "start: \(detail)")
         }
-        let fields = FieldDiff.between(before, model)
+        let fields = FieldDiff.between(before.workerShape, model.workerShape)
         return fields.isEmpty
             ? Action(.keep, .worker, model.name, "running: \(detail)")
             : Action(.update, .worker, model.name, "restart: \(detail)", fields: fields)
@@ -170,6 +172,8 @@ public enum Planner {
         var parts = [model.engine.rawValue, "context \(model.context)"]
         if let llama = model.llamacpp { parts.append("\(llama.parallel) slots") }
         if let npu = model.npu { parts.append("npu domain \(npu.domain)") }
+        if model.lifecycle.pinned { parts.append("pinned") }
+        if let idle = model.lifecycle.idleTimeout { parts.append("stops after \(idle.text) idle") }
         return parts.joined(separator: ", ")
     }
 

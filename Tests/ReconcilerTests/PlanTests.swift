@@ -48,6 +48,22 @@ struct PlanTests {
         #expect(plan.count(.keep) == 7)
     }
 
+    @Test func aModelLoadedOnDemandGetsNoWorkerAtApplyAndItsLoadPolicyRestartsNothing() throws {
+        let onDemand = baseManifest.replacingOccurrences(
+            of: "promptCaches: [{name: support, system: You help.}]",
+            with: "promptCaches: [{name: support, system: You help.}]\n    lifecycle: {preload: false, idleTimeout: 10m}")
+        let desired = try resolve(onDemand)
+        let first = Planner.plan(desired: desired, observed: ObservedState())
+        let worker = try #require(first.actions.first { $0.resource == .worker && $0.name == "smollm2-135m-instruct" })
+        #expect(worker.change == .keep)
+        #expect(worker.detail == "on demand: llamacpp, context 4096, 4 slots, stops after 10m idle")
+        // Running, and only when it unloads changes: nothing to restart.
+        let before = try resolve(baseManifest)
+        let after = try resolve(onDemand.replacingOccurrences(of: "10m", with: "1h"))
+        let plan = Planner.plan(desired: after, observed: Self.converged(before))
+        #expect(plan.actions.first { $0.resource == .worker && $0.name == "smollm2-135m-instruct" }?.change == .keep)
+    }
+
     @Test func changedSettingsRestartTheWorkerAndShowTheFields() throws {
         let before = try resolve(baseManifest)
         let after = try resolve(
