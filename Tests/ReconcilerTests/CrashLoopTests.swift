@@ -18,7 +18,8 @@ struct CrashLoopTests {
         // enough to wait for, and the attempt after it shows it was kept.
         let pause = Duration.seconds(3)
         let supervisor = WorkerSupervisor(
-            state: state, logger: Logger(label: "crash-loop-test"), readinessTimeout: .seconds(10),
+            // Generous: a Python start on a machine busy with the other suites can take seconds.
+            state: state, logger: Logger(label: "crash-loop-test"), readinessTimeout: .seconds(30),
             backoff: RestartBackoff(
                 first: .milliseconds(50), longest: .milliseconds(50), crashLoopRestarts: 3, crashLoopWindow: .seconds(60),
                 crashLoopPause: pause))
