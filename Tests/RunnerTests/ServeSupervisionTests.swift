@@ -90,8 +90,10 @@ struct ServeSupervisionTests {
     @Test func sigtermLetsARunningStreamFinishThenStopsEverything() async throws {
         let device = try ServedDevice()
         defer { device.remove() }
+        // A drain long enough for the whole answer on a busy machine: this test is about draining, not cutting.
         let serve = try RunnerProcess.start(
-            ["serve", try manifest(device).path, "--state-dir", device.state.path], environment: ServedDevice.environment)
+            ["serve", try manifest(device).path, "--state-dir", device.state.path, "--drain-timeout", "60"],
+            environment: ServedDevice.environment)
         defer { if serve.process.isRunning { kill(serve.process.processIdentifier, SIGKILL) } }
         try await eventually("the cpu model to answer") { try Curl.chat(port: port, model: "cpu").status == 200 }
         let workers = [device.workerPid("cpu"), device.workerPid("npu")].compactMap { $0 }
