@@ -76,7 +76,7 @@ enum StatusText {
     /// "resident since …, 174 MiB measured, 1 in use, last used …, unloads at …", or why it is not.
     static func render(_ residency: ResidencyRecord.Model) -> String {
         var parts = ["\(residency.state) since \(residency.since.formatted(.iso8601))"]
-        parts.append("\(mebibytes(residency.bytes)) \(residency.measured ? "measured" : "estimated")")
+        parts.append("\(ByteSize(bytes: residency.bytes).readable) \(residency.measured ? "measured" : "estimated")")
         if residency.pinned { parts.append("pinned") }
         if residency.inUse > 0 { parts.append("\(residency.inUse) in use") }
         if residency.waiting > 0 { parts.append("\(residency.waiting) waiting") }
@@ -86,14 +86,13 @@ enum StatusText {
         return parts.joined(separator: ", ")
     }
 
-    static func mebibytes(_ bytes: Int64) -> String { "\(Int((Double(bytes) / 1_048_576).rounded())) MiB" }
-
     static func render(_ status: DeviceStatus) -> String {
         var lines = status.applying.map { [render($0)] } ?? []
         lines.append("manifest '\(status.manifest)' (state: \(status.stateDirectory))")
         if let budget = status.memoryBudget {
             let held = status.models.compactMap(\.residency).filter { ["resident", "loading"].contains($0.state) }
-            lines.append("  memory: \(mebibytes(held.reduce(0) { $0 + $1.bytes })) of a \(mebibytes(budget)) budget in use")
+            let inUse = ByteSize(bytes: held.reduce(0) { $0 + $1.bytes }).readable
+            lines.append("  memory: \(inUse) of a \(ByteSize(bytes: budget).readable) budget in use")
         }
         if let source = status.source {
             var text = "  source: \(source.kind ?? "file") \(source.url ?? source.path ?? "")"

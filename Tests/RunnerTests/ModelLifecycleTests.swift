@@ -217,7 +217,7 @@ struct ModelLifecycleTests {
         let text = try await status(device).stdout
         #expect(text.contains("    memory: stopped-idle since "), "\(text)")
         #expect(text.contains("MiB measured") && text.contains("last used 20"), "\(text)")
-        #expect(text.contains("  memory: 0 MiB of a 1024 MiB budget in use"), "\(text)")
+        #expect(text.contains("  memory: 0 B of a 1 GiB budget in use"), "\(text)")
         #expect(device.workerPid("a") == nil, "its worker is gone")
         #expect(try await request("\(base)/readyz").status == 200, "a model that loads on demand is ready")
         // It serves the next request: its worker starts again.

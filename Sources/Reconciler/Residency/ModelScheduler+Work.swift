@@ -56,11 +56,7 @@ extension ModelScheduler {
                     for: model.name,
                     ResidencyRefusal(.loadFailed, "model '\(model.name)' failed to load: \(message)", retryAfter: 5),
                     into: &decisions)
-                let more = book.decide(now: .now)
-                decisions.loads += more.loads
-                decisions.stops += more.stops
-                decisions.grants += more.grants
-                decisions.refusals += more.refusals
+                decisions += book.decide(now: .now)
                 return decisions
             }
             metrics.loadFailed(model: model.name)
@@ -84,14 +80,15 @@ extension ModelScheduler {
         logger.info(
             "model loaded",
             metadata: [
-                "model": "\(model.name)", "seconds": "\(took)", "bytes": "\(measured.map { "\(ByteCount($0))" } ?? "?")",
+                "model": "\(model.name)", "seconds": "\(took)",
+                "bytes": "\(measured.map { ByteSize(bytes: $0).readable } ?? "?")",
             ])
         perform(decisions)
     }
 
     /// The worker's resident memory; for rkllm at least the estimate, since NPU buffers are not in it.
     func measure(_ model: ResolvedModel) async -> Int64? {
-        guard let pid = await supervisor.state(of: model.name).pid, let rss = ProcessMemory.residentBytes(pid: pid) else {
+        guard let pid = await supervisor.state(of: model.name).pid, let rss = MemInfo.residentBytes(of: pid) else {
             return nil
         }
         if model.engine == .rkllm { return max(rss, book.withLock { $0.entries[model.name]?.estimate ?? 0 }) }

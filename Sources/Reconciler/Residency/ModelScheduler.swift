@@ -65,26 +65,16 @@ public final class ModelScheduler: ModelResidency, Sendable {
         // Read outside the lock: each is a look at the model's file.
         let estimates = Dictionary(uniqueKeysWithValues: models.map { ($0.name, estimate($0)) })
         let decisions = book.withLock { book in
-            var entries: [String: ResidencyBook.Entry] = [:]
-            for model in models {
-                if var entry = book.entries[model.name] {
-                    if entry.model != model { entry.estimate = estimates[model.name] ?? 0 }
-                    entry.model = model
-                    entries[model.name] = entry
-                } else {
-                    entries[model.name] = ResidencyBook.Entry(model: model, estimate: estimates[model.name] ?? 0)
-                }
-            }
             let held = book.held
-            book.entries = entries
+            let kept = book.entries.filter { name, _ in models.contains { $0.name == name } }
+            book.entries = kept
+            for model in models { book.declare(model, estimate: estimates[model.name] ?? 0) }
             book.budget =
                 machine.map { MemoryBudget.bytes(memory, machine: $0, held: held) } ?? memory.budget ?? Int64.max
             return book.decide(now: .now)
         }
         perform(decisions)
     }
-
-    public var budget: Int64 { book.withLock { $0.budget } }
 
     func estimate(_ model: ResolvedModel) -> Int64 {
         ModelFootprint.estimate(model, file: ModelFiles.localPath(for: model.source, hub: hub)) ?? 0
@@ -98,9 +88,7 @@ public final class ModelScheduler: ModelResidency, Sendable {
     public func preload(_ name: String, superviseOnFailure: Bool = false) async throws -> Bool {
         let admitted = book.withLock { book -> ResolvedModel? in
             guard let entry = book.entries[name], !entry.phase.holdsMemory, book.room(for: name) == .fits else { return nil }
-            book.entries[name]?.phase = .loading
-            book.entries[name]?.since = Date()
-            book.entries[name]?.loadStarted = .now
+            book.startLoading(name)
             return entry.model
         }
         guard let model = admitted else {
@@ -133,14 +121,7 @@ public final class ModelScheduler: ModelResidency, Sendable {
     /// Adds or updates one model (its definition changed); its phase stays.
     public func declare(_ model: ResolvedModel) {
         let estimate = estimate(model)
-        book.withLock { book in
-            if book.entries[model.name] == nil {
-                book.entries[model.name] = ResidencyBook.Entry(model: model, estimate: estimate)
-            } else {
-                if book.entries[model.name]!.model != model { book.entries[model.name]!.estimate = estimate }
-                book.entries[model.name]!.model = model
-            }
-        }
+        book.withLock { $0.declare(model, estimate: estimate) }
         record.changed()
     }
 
@@ -237,14 +218,9 @@ public final class ModelScheduler: ModelResidency, Sendable {
             book.entries[model]!.lastUsedAt = now
             var decisions = ResidencyBook.Decisions()
             book.idle(model, now: now, into: &decisions)
-            let more = book.decide(now: now)
-            decisions.grants += more.grants
-            decisions.refusals += more.refusals
-            decisions.loads += more.loads
-            decisions.stops += more.stops
+            decisions += book.decide(now: now)
             return decisions
         }
-        record.changed()
         perform(decisions)
     }
 

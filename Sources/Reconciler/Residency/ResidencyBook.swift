@@ -66,7 +66,6 @@ struct ResidencyBook {
         /// Whether a timer task is watching `expiresAt`.
         var timerRunning = false
         var lastError: String?
-        var loadStarted: ContinuousClock.Instant?
 
         /// Measured when known: that is what it took last time.
         var footprint: Int64 { measured ?? estimate }
@@ -91,6 +90,14 @@ struct ResidencyBook {
         var timers: [String] = []
 
         var isEmpty: Bool { grants.isEmpty && refusals.isEmpty && loads.isEmpty && stops.isEmpty && timers.isEmpty }
+
+        static func += (lhs: inout Decisions, rhs: Decisions) {
+            lhs.grants += rhs.grants
+            lhs.refusals += rhs.refusals
+            lhs.loads += rhs.loads
+            lhs.stops += rhs.stops
+            lhs.timers += rhs.timers
+        }
     }
 
     var budget: Int64
@@ -130,16 +137,14 @@ struct ResidencyBook {
             if entry.footprint > budget {
                 let refusal = ResidencyRefusal(
                     .tooLarge,
-                    "model '\(name)' needs about \(ByteCount(entry.footprint)), more than the memory budget of \(ByteCount(budget))"
+                    "model '\(name)' needs about \(ByteSize(bytes: entry.footprint).readable), more than the memory budget of \(ByteSize(bytes: budget).readable)"
                 )
                 refuseWaiters(for: name, refusal, into: &decisions)
                 continue
             }
             switch room(for: name) {
             case .fits:
-                entries[name]?.phase = .loading
-                entries[name]?.since = Date()
-                entries[name]?.loadStarted = now
+                startLoading(name)
                 decisions.loads.append(name)
             case .afterStops:
                 continue
@@ -206,6 +211,22 @@ struct ResidencyBook {
 
     func isWaitedFor(_ name: String) -> Bool { waiters.contains { $0.model == name } }
 
+    /// Adds a declared model, or takes its new definition (and estimate) keeping its phase.
+    mutating func declare(_ model: ResolvedModel, estimate: Int64) {
+        guard var entry = entries[model.name] else {
+            entries[model.name] = Entry(model: model, estimate: estimate)
+            return
+        }
+        if entry.model != model { entry.estimate = estimate }
+        entry.model = model
+        entries[model.name] = entry
+    }
+
+    mutating func startLoading(_ name: String) {
+        entries[name]?.phase = .loading
+        entries[name]?.since = Date()
+    }
+
     mutating func hold(_ name: String) {
         entries[name]?.holds += 1
         entries[name]?.expiresAt = nil
@@ -243,18 +264,5 @@ struct ResidencyBook {
                 decisions.timers.append(name)
             }
         }
-    }
-}
-
-/// Bytes as people read them: `174 MiB`, `1.5 GiB`.
-struct ByteCount: CustomStringConvertible {
-    var bytes: Int64
-
-    init(_ bytes: Int64) { self.bytes = bytes }
-
-    var description: String {
-        let mib = Double(bytes) / 1_048_576
-        if mib >= 1024 { return String(format: "%.1f GiB", mib / 1024) }
-        return "\(Int(mib.rounded())) MiB"
     }
 }
