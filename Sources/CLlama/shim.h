@@ -4,6 +4,8 @@
 #define ROCKCHIPLLAMA_CLLAMA_SHIM_H
 
 #include <llama.h>
+#include <mtmd.h>
+#include <mtmd-helper.h>
 
 #define CLLAMA_FN(name) typedef __typeof__(&name) name##_fn;
 
@@ -22,6 +24,7 @@ CLLAMA_FN(llama_free)
 CLLAMA_FN(llama_model_get_vocab)
 CLLAMA_FN(llama_model_chat_template)
 CLLAMA_FN(llama_model_n_embd_out)
+CLLAMA_FN(llama_model_n_embd_inp)
 CLLAMA_FN(llama_n_ctx_seq)
 CLLAMA_FN(llama_n_batch)
 CLLAMA_FN(llama_get_memory)
@@ -65,6 +68,36 @@ CLLAMA_FN(llama_sampler_init_penalties)
 CLLAMA_FN(llama_sampler_init_mirostat)
 CLLAMA_FN(llama_sampler_init_mirostat_v2)
 CLLAMA_FN(llama_sampler_init_grammar)
+
+// libmtmd (images): opened next to libllama, only for models with a projector
+CLLAMA_FN(mtmd_context_params_default)
+CLLAMA_FN(mtmd_init_from_file)
+CLLAMA_FN(mtmd_free)
+CLLAMA_FN(mtmd_support_vision)
+CLLAMA_FN(mtmd_decode_use_mrope)
+CLLAMA_FN(mtmd_default_marker)
+CLLAMA_FN(mtmd_helper_log_set)
+CLLAMA_FN(mtmd_helper_init_opt_default)
+CLLAMA_FN(mtmd_helper_bitmap_init_from_buf)
+CLLAMA_FN(mtmd_helper_video_free)
+CLLAMA_FN(mtmd_bitmap_free)
+CLLAMA_FN(mtmd_bitmap_get_id)
+CLLAMA_FN(mtmd_bitmap_is_audio)
+CLLAMA_FN(mtmd_input_chunks_init)
+CLLAMA_FN(mtmd_input_chunks_free)
+CLLAMA_FN(mtmd_input_chunks_size)
+CLLAMA_FN(mtmd_input_chunks_get)
+CLLAMA_FN(mtmd_input_chunk_get_type)
+CLLAMA_FN(mtmd_input_chunk_get_tokens_text)
+CLLAMA_FN(mtmd_input_chunk_get_n_tokens)
+CLLAMA_FN(mtmd_input_chunk_get_n_pos)
+CLLAMA_FN(mtmd_input_chunk_get_id)
+CLLAMA_FN(mtmd_input_chunk_copy)
+CLLAMA_FN(mtmd_input_chunk_free)
+CLLAMA_FN(mtmd_tokenize)
+CLLAMA_FN(mtmd_encode_chunk)
+CLLAMA_FN(mtmd_get_output_embd)
+CLLAMA_FN(mtmd_helper_decode_image_chunk)
 
 #undef CLLAMA_FN
 

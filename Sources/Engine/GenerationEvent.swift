@@ -78,11 +78,14 @@ public struct Usage: Sendable, Codable, Equatable {
     public var completionTokens: Int
     /// Prompt tokens that were not computed again (slot prefix reuse or a prompt-cache preset).
     public var cachedPromptTokens: Int
+    /// Prompt tokens that stand for images (counted in `promptTokens` too).
+    public var imageTokens: Int
 
-    public init(promptTokens: Int = 0, completionTokens: Int = 0, cachedPromptTokens: Int = 0) {
+    public init(promptTokens: Int = 0, completionTokens: Int = 0, cachedPromptTokens: Int = 0, imageTokens: Int = 0) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.cachedPromptTokens = cachedPromptTokens
+        self.imageTokens = imageTokens
     }
 }
 
@@ -101,10 +104,14 @@ public struct Timings: Sendable, Codable, Equatable {
     public var decodeMs: Double
     /// Tokens generated after the first one, i.e. the tokens that `decodeMs` covers.
     public var decodeTokens: Int
+    /// Running the image encoder (part of `prefillMs`), and how many images it encoded. Images reused from
+    /// the KV cache or from a recent encode cost nothing here.
+    public var encodeMs: Double
+    public var encodedImages: Int
 
     public init(
         queueMs: Double = 0, loadMs: Double = 0, prefillMs: Double = 0, prefillTokens: Int = 0,
-        decodeMs: Double = 0, decodeTokens: Int = 0
+        decodeMs: Double = 0, decodeTokens: Int = 0, encodeMs: Double = 0, encodedImages: Int = 0
     ) {
         self.queueMs = queueMs
         self.loadMs = loadMs
@@ -112,5 +119,33 @@ public struct Timings: Sendable, Codable, Equatable {
         self.prefillTokens = prefillTokens
         self.decodeMs = decodeMs
         self.decodeTokens = decodeTokens
+        self.encodeMs = encodeMs
+        self.encodedImages = encodedImages
+    }
+}
+
+// Decoded field by field so that a done event without the image fields (a worker or stand-in that predates
+// them, an engine without images) still reads, with zeros.
+extension Usage {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            promptTokens: try c.decode(Int.self, forKey: .promptTokens),
+            completionTokens: try c.decode(Int.self, forKey: .completionTokens),
+            cachedPromptTokens: try c.decodeIfPresent(Int.self, forKey: .cachedPromptTokens) ?? 0,
+            imageTokens: try c.decodeIfPresent(Int.self, forKey: .imageTokens) ?? 0)
+    }
+}
+
+extension Timings {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            queueMs: try c.decode(Double.self, forKey: .queueMs), loadMs: try c.decode(Double.self, forKey: .loadMs),
+            prefillMs: try c.decode(Double.self, forKey: .prefillMs),
+            prefillTokens: try c.decode(Int.self, forKey: .prefillTokens),
+            decodeMs: try c.decode(Double.self, forKey: .decodeMs), decodeTokens: try c.decode(Int.self, forKey: .decodeTokens),
+            encodeMs: try c.decodeIfPresent(Double.self, forKey: .encodeMs) ?? 0,
+            encodedImages: try c.decodeIfPresent(Int.self, forKey: .encodedImages) ?? 0)
     }
 }

@@ -7,6 +7,8 @@ extension LlamaEngine {
         public var libraryPath: String
         /// Path of the GGUF model file.
         public var modelPath: String
+        /// Path of the model's image projector (an `mmproj` GGUF, run by libmtmd); nil: text only.
+        public var projectorPath: String?
         /// Name shown in status (the manifest's model name).
         public var modelName: String
         /// Tokens ONE request may use, prompt and answer together. Every slot gets this much KV cache, so
@@ -36,13 +38,15 @@ extension LlamaEngine {
         public var logger: Logger
 
         public init(
-            libraryPath: String, modelPath: String, modelName: String? = nil, context: Int = 4096,
+            libraryPath: String, modelPath: String, projectorPath: String? = nil, modelName: String? = nil,
+            context: Int = 4096,
             parallel: Int = 4, threads: Int? = nil, batchSize: Int = 512, prefillChunk: Int = 128,
             sampling: Sampling = Sampling(), chatTemplate: ChatTemplate? = nil, thinking: Bool? = nil, gpuLayers: Int = 0,
             promptCacheDirectory: String? = nil, logger: Logger = Logger(label: "engine.llama")
         ) {
             self.libraryPath = libraryPath
             self.modelPath = modelPath
+            self.projectorPath = projectorPath
             self.modelName = modelName ?? String(modelPath.split(separator: "/").last ?? Substring(modelPath))
             self.context = context
             self.parallel = parallel

@@ -30,6 +30,8 @@ struct LlamaLibrary: @unchecked Sendable {
     let modelGetVocab: llama_model_get_vocab_fn
     let modelChatTemplate: llama_model_chat_template_fn
     let modelEmbeddingSize: llama_model_n_embd_out_fn
+    /// Width of the vectors the model takes as input (what an image projector must produce).
+    let modelInputEmbeddingSize: llama_model_n_embd_inp_fn
     let contextSizePerSequence: llama_n_ctx_seq_fn
     let batchSize: llama_n_batch_fn
     let getMemory: llama_get_memory_fn
@@ -116,6 +118,7 @@ struct LlamaLibrary: @unchecked Sendable {
         modelGetVocab = s.resolve("llama_model_get_vocab")
         modelChatTemplate = s.resolve("llama_model_chat_template")
         modelEmbeddingSize = s.resolve("llama_model_n_embd_out")
+        modelInputEmbeddingSize = s.resolve("llama_model_n_embd_inp")
         contextSizePerSequence = s.resolve("llama_n_ctx_seq")
         batchSize = s.resolve("llama_n_batch")
         getMemory = s.resolve("llama_get_memory")

@@ -24,7 +24,7 @@ extension LlamaRuntime {
         let limit = tokens.count - 1
         var best: (slot: LlamaSlot, reuse: Int)?
         for slot in slots where slot.request == nil {
-            let reuse = min(Self.commonPrefixLength(slot.history, tokens), limit)
+            let reuse = pending.reusable(min(Self.commonPrefixLength(slot.history, tokens), limit))
             if best == nil || reuse > best!.reuse || (reuse == best!.reuse && slot.lastUsed < best!.slot.lastUsed) {
                 best = (slot, reuse)
             }
@@ -34,7 +34,7 @@ extension LlamaRuntime {
             // Sharing a few tokens (a template header) is not worth evicting that slot's conversation:
             // take the least recently used slot instead, and keep whatever prefix it happens to share.
             slot = fresh
-            reuse = min(Self.commonPrefixLength(slot.history, tokens), limit)
+            reuse = pending.reusable(min(Self.commonPrefixLength(slot.history, tokens), limit))
         }
         var prefillStart = assigned
         if let preset = longestPreset(prefixOf: tokens), min(preset.tokens.count, limit) > reuse {
@@ -64,7 +64,7 @@ extension LlamaRuntime {
         }
         if let penalties = sampler.penalties {
             // Penalties look at the recent text, prompt included, as llama-server does.
-            for token in tokens.suffix(pending.sampling.repeatLastN ?? 64) {
+            for token in tokens.suffix(pending.sampling.repeatLastN ?? 64) where token >= 0 {
                 library.samplerAccept(penalties, token)
             }
         }

@@ -6,6 +6,7 @@ import Logging
 extension LlamaRuntime {
     func step() {
         admitWaiting()
+        evaluateImages()
         batch.n_tokens = 0
         var generating = 0
         var prefilling = 0
@@ -29,7 +30,7 @@ extension LlamaRuntime {
         for slot in prefilling > 0 ? prefillOrder() : [] where budget > 0 {
             let request = slot.request!
             let prompt = request.pending.tokens
-            let take = min(prompt.count - request.cursor, budget)
+            let take = min(request.pending.textEnd(from: request.cursor) - request.cursor, budget)
             for offset in 0..<take {
                 let index = request.cursor + offset
                 let last = index == prompt.count - 1
@@ -56,6 +57,34 @@ extension LlamaRuntime {
             }
             if request.outputIndex >= 0 {
                 accept(library.samplerSample(request.sampler.chain, model.context, request.outputIndex), in: slot)
+            }
+        }
+    }
+
+    /// Puts into the KV cache every image a prefilling request has reached (all text before it is decoded).
+    /// Images go one request at a time, outside the shared batch: libmtmd decodes them with its own batches.
+    private func evaluateImages() {
+        guard let vision else { return }
+        for slot in slots {
+            guard let request = slot.request, request.phase == .prefilling else { continue }
+            while let image = request.pending.image(at: request.cursor) {
+                let start = ContinuousClock.now
+                do {
+                    let encoded = try vision.evaluate(
+                        image, sequence: slot.id, position: slot.history.count, batchSize: model.batchCapacity)
+                    if encoded {
+                        request.encodedImages += 1
+                        request.encodeMs += (ContinuousClock.now - start).milliseconds
+                    }
+                } catch {
+                    // Part of the image may be in the cache: forget the sequence rather than trust it.
+                    finish(slot, .error, error: error)
+                    model.removeSequence(slot.id)
+                    slot.history.removeAll()
+                    break
+                }
+                slot.history.append(contentsOf: request.pending.tokens[image.start..<image.end])
+                request.cursor = image.end
             }
         }
     }

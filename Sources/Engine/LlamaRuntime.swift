@@ -17,6 +17,8 @@ final class LlamaRuntime: SteppedRuntime {
     var batch: llama_batch
     var useCounter: UInt64 = 0
     var embedder: LlamaEmbedder?
+    /// The projector, for models that take images.
+    let vision: LlamaVision?
     /// Scratch list of events for one token, reused to avoid an allocation per token.
     var events: [GenerationEvent] = []
 
@@ -32,6 +34,11 @@ final class LlamaRuntime: SteppedRuntime {
         let library = try LlamaLibrary.load(path: configuration.libraryPath)
         LlamaLog.install(library: library, logger: configuration.logger)
         model = try LlamaModel(configuration: configuration, library: library, logger: configuration.logger)
+        if let projector = configuration.projectorPath {
+            vision = try LlamaVision(projectorPath: projector, model: model, configuration: configuration)
+        } else {
+            vision = nil
+        }
         slots = (0..<configuration.parallel).map { LlamaSlot(id: Int32($0)) }
         batch = library.batchInit(Int32(model.batchCapacity), 0, 1)
         warmUp()
@@ -42,6 +49,7 @@ final class LlamaRuntime: SteppedRuntime {
                 "model": "\(configuration.modelPath)", "llama": "\(library.version)", "loadMs": "\(Int(loadMs))",
                 "slots": "\(configuration.parallel)", "contextPerSlot": "\(model.contextPerSlot)",
                 "template": "\(model.template.source.name)",
+                "projector": "\(configuration.projectorPath ?? "none")",
             ])
     }
 
@@ -76,8 +84,14 @@ final class LlamaRuntime: SteppedRuntime {
         if let maxTokens = request.maxTokens, maxTokens < 1 {
             throw EngineError(.invalidRequest, "maxTokens must be at least 1 (nil means no limit)")
         }
-        let text = try promptText(for: request)
-        let tokens = model.tokenize(text)
+        let (text, images) = try promptText(for: request)
+        var prompt = MultimodalPrompt()
+        if let vision, !images.isEmpty {
+            prompt = try vision.prompt(text, images: images)
+        } else {
+            prompt.tokens = model.tokenize(text)
+        }
+        let tokens = prompt.tokens
         guard !tokens.isEmpty else { throw EngineError(.invalidRequest, "the prompt is empty") }
         guard tokens.count < model.contextPerSlot else {
             throw EngineError(
@@ -88,7 +102,7 @@ final class LlamaRuntime: SteppedRuntime {
         let thinking = request.thinking ?? configuration.thinking ?? model.template.supportsThinking
         queue.append(
             PendingRequest(
-                id: id, tokens: tokens,
+                id: id, tokens: tokens, images: prompt.images,
                 sampling: request.sampling.merged(over: configuration.sampling)
                     .merged(over: LlamaEngine.Configuration.builtinSampling),
                 stop: request.stop, maxTokens: request.maxTokens, responseFormat: request.responseFormat,
@@ -96,7 +110,8 @@ final class LlamaRuntime: SteppedRuntime {
                 routeTools: !request.tools.isEmpty, continuation: continuation, submitted: submitted))
     }
 
-    private func promptText(for request: GenerationRequest) throws(EngineError) -> String {
+    /// The prompt as text, each image standing as the projector's marker, and the images in that order.
+    private func promptText(for request: GenerationRequest) throws(EngineError) -> (String, [ImageInput]) {
         // Only "some JSON object" can be enforced (a fixed grammar); a schema would be silently ignored.
         if let lora = request.lora {
             throw EngineError(.unsupported, "the llama.cpp engine does not load LoRA adapters yet (asked for '\(lora)')")
@@ -110,10 +125,16 @@ final class LlamaRuntime: SteppedRuntime {
             if let name = request.promptCache, presets[name] == nil {
                 throw EngineError(.unknownPromptCache, "no prompt cache named \(name)")
             }
-            return text
+            return (text, [])
         case .messages(var messages):
-            if messages.contains(where: { !$0.images.isEmpty }) {
-                throw EngineError(.unsupported, "this model does not take images")
+            let images = messages.flatMap(\.images)
+            if !images.isEmpty {
+                guard let vision else { throw EngineError(.unsupported, "this model does not take images") }
+                // Images go before their turn's text, in the order given.
+                for index in messages.indices where !messages[index].images.isEmpty {
+                    let markers = messages[index].images.map { _ in vision.marker }.joined(separator: "\n")
+                    messages[index].text = markers + (messages[index].text.isEmpty ? "" : "\n" + messages[index].text)
+                }
             }
             if let name = request.promptCache {
                 guard let preset = presets[name] else {
@@ -132,7 +153,7 @@ final class LlamaRuntime: SteppedRuntime {
                 // What thinking templates (Qwen3) render for enable_thinking=false: an empty, closed block.
                 text += "<think>\n\n</think>\n\n"
             }
-            return text
+            return (text, images)
         }
     }
 

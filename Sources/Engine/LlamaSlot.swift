@@ -15,7 +15,10 @@ final class LlamaSlot {
 /// A request accepted and waiting for a slot.
 struct PendingRequest {
     let id: UInt64
+    /// The prompt; each image is a run of placeholder tokens (`LlamaVision`).
     let tokens: [Int32]
+    /// The prompt's images, in order.
+    var images: [PromptImage] = []
     let sampling: Sampling
     let stop: [String]
     let maxTokens: Int?
@@ -24,6 +27,21 @@ struct PendingRequest {
     let routeTools: Bool
     let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
     let submitted: ContinuousClock.Instant
+
+    /// The image whose placeholder run starts at prompt index `index`.
+    func image(at index: Int) -> PromptImage? {
+        images.first { $0.start == index }
+    }
+
+    /// Where the text run from `index` ends: the next image's start, or the prompt's end.
+    func textEnd(from index: Int) -> Int {
+        images.first { $0.start >= index }?.start ?? tokens.count
+    }
+
+    /// `reuse` cut back to the start of the image it ends inside, if any: an image is decoded whole or not at all.
+    func reusable(_ reuse: Int) -> Int {
+        images.first { $0.start < reuse && reuse < $0.end }?.start ?? reuse
+    }
 }
 
 /// A request running in a slot.
@@ -38,6 +56,9 @@ final class ActiveRequest {
     /// The last sampled token, decoded in the next step.
     var nextToken: Int32 = 0
     var completionTokens = 0
+    /// Images encoded for this request (not reused from a slot's cache or from recent encodes), and the time.
+    var encodedImages = 0
+    var encodeMs: Double = 0
     /// Tokens sampled, end-of-generation included (each after the first cost one decode step).
     var sampled = 0
     let cachedTokens: Int
@@ -76,15 +97,15 @@ final class ActiveRequest {
         return Completion(
             reason: reason,
             usage: Usage(
-                promptTokens: pending.tokens.count, completionTokens: completionTokens, cachedPromptTokens: cachedTokens
-            ),
+                promptTokens: pending.tokens.count, completionTokens: completionTokens, cachedPromptTokens: cachedTokens,
+                imageTokens: pending.images.reduce(0) { $0 + $1.count }),
             timings: Timings(
                 queueMs: (assigned - pending.submitted).milliseconds,
                 loadMs: loadMs,
                 prefillMs: ((firstToken ?? prefillStart) - prefillStart).milliseconds,
                 prefillTokens: cursor - cachedTokens,
                 decodeMs: ((lastToken ?? start) - start).milliseconds,
-                decodeTokens: max(sampled - 1, 0)),
+                decodeTokens: max(sampled - 1, 0), encodeMs: encodeMs, encodedImages: encodedImages),
             error: error)
     }
 }

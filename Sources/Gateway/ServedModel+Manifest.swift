@@ -23,7 +23,8 @@ extension ServedModel {
             isReady: { (try? await client.health()) != nil })
     }
 
-    /// Only what the model's engine really does: both engines render tool definitions and embed text; a
+    /// Only what the model's engine really does: both engines render tool definitions and embed text; a model
+    /// with a vision part takes images; a
     /// model thinks when the manifest says so, or (`auto`) when its chat template has `<think>` blocks or,
     /// for rkllm files whose template cannot be read here, when its name is a reasoning family's.
     static func capabilities(_ model: ResolvedModel, chatTemplate: String?) -> Set<ModelCapability> {
@@ -41,6 +42,7 @@ extension ServedModel {
             }
         }
         if thinks { capabilities.insert(.thinking) }
+        if model.vision != nil { capabilities.insert(.vision) }
         return capabilities
     }
 }

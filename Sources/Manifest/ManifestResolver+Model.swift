@@ -45,7 +45,8 @@ extension ManifestResolver {
             lora: resolveLoRA(model.lora ?? [], at: path.appending("lora")),
             lifecycle: ResolvedLifecycle(
                 preload: model.lifecycle?.preload ?? true, idleTimeout: model.lifecycle?.idleTimeout,
-                restart: model.lifecycle?.restart ?? .always, pinned: model.lifecycle?.pinned ?? false))
+                restart: model.lifecycle?.restart ?? .always, pinned: model.lifecycle?.pinned ?? false),
+            vision: resolveVision(model.vision, engine: engine, at: path.appending("vision")))
     }
 
     /// The file-name path of a model, for diagnostics about names and extensions.

@@ -106,6 +106,29 @@ extension ManifestResolver {
         return resolved
     }
 
+    mutating func resolveVision(_ vision: Vision?, engine: EngineKind, at path: ManifestPath) -> ResolvedVision? {
+        guard let vision else { return nil }
+        guard engine == .llamacpp else {
+            let reason =
+                engine == .rkllm
+                ? "images on the rkllm engine (an RKNN vision encoder) are not supported yet"
+                : "engine \(engine.rawValue) takes no vision part"
+            error(path, "\(reason); remove vision")
+            return nil
+        }
+        guard let projector = vision.projector else {
+            error(path, "a llamacpp vision model needs 'projector: {path: ...}' or '{huggingface: {repo, file}}' (its mmproj GGUF)")
+            return nil
+        }
+        let projectorPath = path.appending("projector")
+        guard let source = resolveModelSource(projector, at: projectorPath, kind: "projector") else { return nil }
+        if let name = source.fileName, !name.lowercased().hasSuffix(".gguf") {
+            let filePath = projector.path != nil ? projectorPath.appending("path") : projectorPath.appending("huggingface").appending("file")
+            error(filePath, "a projector is an mmproj .gguf file, found '\(name)'")
+        }
+        return ResolvedVision(projector: source)
+    }
+
     mutating func resolveLoRA(_ adapters: [LoRA], at path: ManifestPath) -> [ResolvedLoRA] {
         adapters.enumerated().compactMap { index, adapter in
             let adapterPath = path.appending(index)

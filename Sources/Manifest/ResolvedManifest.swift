@@ -73,6 +73,8 @@ public struct ResolvedModel: Codable, Sendable, Equatable {
     public var promptCaches: [ResolvedPromptCache]
     public var lora: [ResolvedLoRA]
     public var lifecycle: ResolvedLifecycle
+    /// Set for models that take images.
+    public var vision: ResolvedVision?
 
     public var lookupKeys: [String] { ([name] + aliases).map(ModelNaming.lookupKey) }
 }
@@ -122,6 +124,11 @@ public struct ResolvedLoRA: Codable, Sendable, Equatable {
     public var name: String
     public var source: ResolvedSource
     public var scale: Double
+}
+
+public struct ResolvedVision: Codable, Sendable, Equatable {
+    /// llamacpp: the `mmproj` GGUF.
+    public var projector: ResolvedSource
 }
 
 public struct ResolvedLifecycle: Codable, Sendable, Equatable {

@@ -14,6 +14,7 @@ public struct Model: Codable, Sendable, Equatable {
     public var promptCaches: [PromptCache]?
     public var lora: [LoRA]?
     public var lifecycle: Lifecycle?
+    public var vision: Vision?
 }
 
 public enum EngineKind: String, ManifestEnum {
@@ -109,6 +110,12 @@ public struct LoRA: Codable, Sendable, Equatable {
     public var name: String
     public var source: ModelSource
     public var scale: Double?
+}
+
+/// The part of a vision-language model that turns images into the model's input embeddings.
+public struct Vision: Codable, Sendable, Equatable {
+    /// llamacpp: the multimodal projector (`mmproj` GGUF) made for this model.
+    public var projector: ModelSource?
 }
 
 public struct Lifecycle: Codable, Sendable, Equatable {

@@ -13,21 +13,47 @@ public enum ModelFiles {
         }
     }
 
-    /// The Hugging Face files of a model: its own, then its LoRA adapters'.
+    /// A file a model needs besides its own: a LoRA adapter (`model/adapter`) or its image projector
+    /// (`model/projector`), with what it is for messages.
+    public struct Companion: Sendable {
+        public var key: String
+        public var kind: String
+        public var source: ResolvedSource
+    }
+
+    public static func companions(of model: ResolvedModel) -> [Companion] {
+        model.lora.map { Companion(key: "\(model.name)/\($0.name)", kind: "LoRA", source: $0.source) }
+            + (model.vision.map { [Companion(key: "\(model.name)/projector", kind: "projector", source: $0.projector)] } ?? [])
+    }
+
+    /// Every source of a model: its own, then its companions'.
+    public static func sources(of model: ResolvedModel) -> [ResolvedSource] {
+        [model.source] + companions(of: model).map(\.source)
+    }
+
+    /// The model's projector on this device, if it has one and it is there.
+    public static func projectorPath(of model: ResolvedModel, hub: HubCacheLayout) -> String? {
+        model.vision.flatMap { localPath(for: $0.projector, hub: hub) }
+    }
+
+    /// The Hugging Face files of a model: its own, then its companions'.
     public static func hubFiles(of model: ResolvedModel) -> [HubFile] {
-        ([model.source] + model.lora.map(\.source)).compactMap { source in
+        sources(of: model).compactMap { source in
             guard case .huggingface(let repo, let file, let revision, let sha256) = source else { return nil }
             return HubFile(repo: repo, file: file, revision: revision, sha256: sha256)
         }
     }
 
-    /// The model with every Hugging Face source (its own and its adapters') replaced by the cached file, so an
+    /// The model with every Hugging Face source (its own and its companions') replaced by the cached file, so an
     /// engine only ever sees local paths. Throws when one is not in the cache: apply downloads them first.
     public static func withLocalFiles(_ model: ResolvedModel, hub: HubCacheLayout) throws -> ResolvedModel {
         var model = model
         model.source = try local(model.source, hub: hub, model: model.name)
         for index in model.lora.indices {
             model.lora[index].source = try local(model.lora[index].source, hub: hub, model: model.name)
+        }
+        if let projector = model.vision?.projector {
+            model.vision?.projector = try local(projector, hub: hub, model: model.name)
         }
         return model
     }

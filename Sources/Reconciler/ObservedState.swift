@@ -8,7 +8,8 @@ public struct ObservedState: Sendable, Equatable {
     public var applied: ResolvedManifest?
     /// Workers whose process is alive, by model name.
     public var runningWorkers: [String: WorkerRecord]
-    /// Model files found on disk, by model name; Hugging Face LoRA adapters' as `model/adapter`.
+    /// Model files found on disk, by model name; Hugging Face companions' (LoRA adapters, projectors) by
+    /// `ModelFiles.Companion.key`.
     public var modelFiles: [String: String]
     /// Built prompt caches, as `model/preset`.
     public var promptCaches: Set<String>
@@ -98,11 +99,10 @@ public struct StateObserver: Sendable {
                 }
             default: break
             }
-            for lora in model.lora {
-                guard case .huggingface = lora.source, let path = ModelFiles.localPath(for: lora.source, hub: hub) else {
-                    continue
-                }
-                observed.modelFiles["\(model.name)/\(lora.name)"] = path
+            for companion in ModelFiles.companions(of: model) {
+                guard case .huggingface = companion.source, let path = ModelFiles.localPath(for: companion.source, hub: hub)
+                else { continue }
+                observed.modelFiles[companion.key] = path
             }
             for preset in model.promptCaches
             where fileManager.fileExists(atPath: state.promptCache(model: model.name, preset: preset.name).sidecar) {
@@ -132,7 +132,9 @@ public struct StateObserver: Sendable {
         var memory = ObservedMemory(machine: try? MemInfo.read(from: memInfo))
         memory.held = running.values.reduce(0) { $0 + (MemInfo.residentBytes(of: $1.pid) ?? 0) }
         for model in desired.models {
-            if let bytes = ModelFootprint.estimate(model, file: ModelFootprint.file(of: model, hub: hub)) {
+            if let bytes = ModelFootprint.estimate(
+                model, file: ModelFootprint.file(of: model, hub: hub),
+                projector: ModelFiles.projectorPath(of: model, hub: hub)) {
                 memory.footprints[model.name] = bytes
             }
         }

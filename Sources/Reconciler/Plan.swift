@@ -64,7 +64,7 @@ public enum Planner {
             let (action, problem) = modelFileAction(model, observed: observed)
             if let action { actions.append(action) }
             if let problem { problems.append(problem) }
-            actions += loraFileActions(model, observed: observed)
+            actions += companionFileActions(model, observed: observed)
         }
         for model in desired.models {
             let before = applied?.model(exactly: model.name)
@@ -144,13 +144,12 @@ public enum Planner {
         }
     }
 
-    /// Hugging Face LoRA adapters, as `model/adapter` (local ones are checked by validation).
-    static func loraFileActions(_ model: ResolvedModel, observed: ObservedState) -> [Action] {
-        model.lora.compactMap { lora in
-            guard case .huggingface(let repo, let file, let revision, _) = lora.source else { return nil }
-            let key = "\(model.name)/\(lora.name)"
-            if let path = observed.modelFiles[key] { return Action(.keep, .model, key, "cached: \(path)") }
-            return Action(.create, .model, key, "download LoRA \(repo)/\(file) at \(revision)")
+    /// Hugging Face LoRA adapters and projectors, by companion key (local ones are checked by validation).
+    static func companionFileActions(_ model: ResolvedModel, observed: ObservedState) -> [Action] {
+        ModelFiles.companions(of: model).compactMap { companion in
+            guard case .huggingface(let repo, let file, let revision, _) = companion.source else { return nil }
+            if let path = observed.modelFiles[companion.key] { return Action(.keep, .model, companion.key, "cached: \(path)") }
+            return Action(.create, .model, companion.key, "download \(companion.kind) \(repo)/\(file) at \(revision)")
         }
     }
 

@@ -65,7 +65,7 @@ public struct Teardown: Sendable {
             let hub = HubCacheLayout(hub: state.hubCache())
             let repositories = Set(
                 applied.models.flatMap { model in
-                    ([model.source] + model.lora.map(\.source)).compactMap { source -> String? in
+                    ModelFiles.sources(of: model).compactMap { source -> String? in
                         if case .huggingface(let repo, _, _, _) = source { return repo }
                         return nil
                     }

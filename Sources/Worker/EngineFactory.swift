@@ -29,9 +29,11 @@ public enum EngineFactory {
         _ model: ResolvedModel, path: String, runtimes: ResolvedRuntimes, cacheDirectory: String, logger: Logger
     ) -> LlamaEngine.Configuration {
         let options = model.llamacpp
+        var projector: String?
+        if case .local(let path)? = model.vision?.projector { projector = path }
         return LlamaEngine.Configuration(
             libraryPath: LlamaLibraryLocator.locate(manifestLibrary: runtimes.llamaLibrary), modelPath: path,
-            modelName: model.name, context: model.context, parallel: options?.parallel ?? 4, threads: options?.threads,
+            projectorPath: projector, modelName: model.name, context: model.context, parallel: options?.parallel ?? 4, threads: options?.threads,
             sampling: Sampling(model.sampling), chatTemplate: model.chatTemplate.map(ChatTemplate.init),
             thinking: Bool(model.thinking), gpuLayers: options?.gpuLayers ?? 0, promptCacheDirectory: cacheDirectory,
             logger: logger)

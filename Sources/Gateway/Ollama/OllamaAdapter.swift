@@ -33,6 +33,11 @@ enum OllamaAdapter {
             messages.append(try chatMessage(message, at: index))
         }
         if messages.contains(where: { !$0.images.isEmpty }) { try require(.vision, "images", model) }
+        do throws(ImageProblem) {
+            try ImageFile.checkCount(messages.reduce(0) { $0 + $1.images.count })
+        } catch {
+            throw .invalid(error.message)
+        }
         let tools = try (wire.tools ?? []).map { tool throws(OllamaAdapterError) in try toolDefinition(tool) }
         if !tools.isEmpty { try require(.tools, "tools", model) }
         var request = try request(
@@ -58,6 +63,11 @@ enum OllamaAdapter {
         }
         let images = try decodeImages(wire.images ?? [], field: "images")
         if !images.isEmpty { try require(.vision, "images", model) }
+        do throws(ImageProblem) {
+            try ImageFile.checkCount(images.count)
+        } catch {
+            throw .invalid(error.message)
+        }
         let prompt = wire.prompt ?? ""
         let input: GenerationRequest.Input
         if wire.raw == true {
@@ -161,6 +171,11 @@ enum OllamaAdapter {
         try images.enumerated().map { index, text throws(OllamaAdapterError) in
             guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters), !data.isEmpty else {
                 throw .invalid("\(field)[\(index)] is not base64 image data")
+            }
+            do throws(ImageProblem) {
+                _ = try ImageFile.check(data)
+            } catch {
+                throw .invalid("\(field)[\(index)]: \(error.message)")
             }
             return ImageInput(data: data)
         }

@@ -58,7 +58,8 @@ struct OpenAICollectedAnswer: Sendable, Equatable {
 extension OpenAIAdapter {
     static func usage(_ usage: Usage) -> OpenAIUsage {
         OpenAIUsage(
-            promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedTokens: usage.cachedPromptTokens)
+            promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedTokens: usage.cachedPromptTokens,
+            imageTokens: usage.imageTokens)
     }
 
     /// OpenAI's finish_reason for a generation that ended normally; `stop` becomes `tool_calls` when the model

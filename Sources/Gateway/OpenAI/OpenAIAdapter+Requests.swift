@@ -37,6 +37,11 @@ enum OpenAIAdapter {
         for (index, message) in r.messages.enumerated() {
             messages.append(try chatMessage(message, at: index, model: model))
         }
+        do throws(ImageProblem) {
+            try ImageFile.checkCount(messages.reduce(0) { $0 + $1.images.count })
+        } catch {
+            throw invalid(error.message, param: "messages")
+        }
         return GenerationRequest(
             input: .messages(messages), sampling: try sampling(r.sampling),
             maxTokens: try maxTokens(r.maxTokens) ?? model.maxTokens,
@@ -106,8 +111,15 @@ enum OpenAIAdapter {
             throw unsupported("image URLs are not supported; send the image as a base64 data: URI", param: param)
         }
         let header = url[url.index(url.startIndex, offsetBy: 5)..<comma]
-        guard header.hasSuffix(";base64"), let data = Data(base64Encoded: String(url[url.index(after: comma)...])) else {
+        guard header.hasSuffix(";base64"),
+            let data = Data(base64Encoded: String(url[url.index(after: comma)...]), options: .ignoreUnknownCharacters)
+        else {
             throw invalid("the image is not a valid base64 data: URI", param: param)
+        }
+        do throws(ImageProblem) {
+            _ = try ImageFile.check(data)
+        } catch {
+            throw invalid(error.message, param: param)
         }
         let mime = header.dropLast(";base64".count)
         return ImageInput(data: data, mimeType: mime.isEmpty ? nil : String(mime))

@@ -8,6 +8,9 @@ struct OpenAIUsage: Encodable, Sendable, Equatable {
     var promptTokens: Int
     var completionTokens: Int
     var cachedTokens: Int
+    /// Prompt tokens that stand for images; written (as `prompt_tokens_details.image_tokens`, not an OpenAI
+    /// field) only when there are any.
+    var imageTokens = 0
 
     private enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens"
@@ -15,7 +18,10 @@ struct OpenAIUsage: Encodable, Sendable, Equatable {
         case totalTokens = "total_tokens"
         case promptTokensDetails = "prompt_tokens_details"
     }
-    private enum DetailsKeys: String, CodingKey { case cachedTokens = "cached_tokens" }
+    private enum DetailsKeys: String, CodingKey {
+        case cachedTokens = "cached_tokens"
+        case imageTokens = "image_tokens"
+    }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -24,6 +30,7 @@ struct OpenAIUsage: Encodable, Sendable, Equatable {
         try c.encode(promptTokens + completionTokens, forKey: .totalTokens)
         var details = c.nestedContainer(keyedBy: DetailsKeys.self, forKey: .promptTokensDetails)
         try details.encode(cachedTokens, forKey: .cachedTokens)
+        if imageTokens > 0 { try details.encode(imageTokens, forKey: .imageTokens) }
     }
 }
 
