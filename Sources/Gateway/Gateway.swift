@@ -244,6 +244,9 @@ public struct MeteredEvents: AsyncSequence, Sendable {
             case .done(let completion):
                 metrics.tokens(
                     model: model, api: api, prompt: completion.usage.promptTokens, completion: completion.usage.completionTokens)
+                metrics.images(
+                    model: model, api: api, tokens: completion.usage.imageTokens, encoded: completion.timings.encodedImages,
+                    encodeMs: completion.timings.encodeMs)
                 if completion.timings.decodeMs > 0 {
                     let rate = Double(completion.timings.decodeTokens) * 1000 / completion.timings.decodeMs
                     metrics.decodeRate(model: model, api: api, tokensPerSecond: rate)

@@ -32,6 +32,15 @@ public struct GatewayMetrics: Sendable {
         name("prompt_tokens", "total", "Prompt tokens processed, cached ones included.")
     }
     static var completionTokens: MetricNameDescriptor { name("completion_tokens", "total", "Tokens generated.") }
+    static var imageTokens: MetricNameDescriptor {
+        name("image_tokens", "total", "Prompt tokens that stand for images (counted in prompt_tokens too).")
+    }
+    static var imagesEncoded: MetricNameDescriptor {
+        name("images_encoded", "total", "Images run through the vision encoder (repeated images reused from cache are not).")
+    }
+    static var encodeTime: MetricNameDescriptor {
+        name("image_encode_seconds", "total", "Time spent encoding images.")
+    }
     static var ttft: MetricNameDescriptor {
         name("time_to_first_token", "seconds", "Time from admission to the first generated text.")
     }
@@ -66,6 +75,20 @@ public struct GatewayMetrics: Sendable {
         counters.metric(["completion", model, api]) {
             registry.makeCounter(descriptor: Self.completionTokens, labels: labels(model, api))
         }.increment(by: Int64(completion))
+    }
+
+    /// Image tokens and encoder work of one finished request; nothing is recorded for a request without images.
+    public func images(model: String, api: String, tokens: Int, encoded: Int, encodeMs: Double) {
+        guard tokens > 0 || encoded > 0 else { return }
+        counters.metric(["imageTokens", model, api]) {
+            registry.makeCounter(descriptor: Self.imageTokens, labels: labels(model, api))
+        }.increment(by: Int64(tokens))
+        counters.metric(["imagesEncoded", model, api]) {
+            registry.makeCounter(descriptor: Self.imagesEncoded, labels: labels(model, api))
+        }.increment(by: Int64(encoded))
+        counters.metric(["encodeTime", model, api]) {
+            registry.makeCounter(descriptor: Self.encodeTime, labels: labels(model, api))
+        }.increment(by: encodeMs / 1000)
     }
 
     public func timeToFirstToken(model: String, api: String, _ duration: Duration) {

@@ -48,6 +48,12 @@ struct GoodManifestTests {
         #expect(smol.llamacpp == ResolvedLlamaOptions(threads: 2, parallel: 8, gpuLayers: 0))
         #expect(smol.npu == nil && smol.context == 4096)
         #expect(smol.sampling.seed == 42 && smol.sampling.minP == 0.05)
+        #expect(
+            smol.vision?.projector
+                == .huggingface(
+                    repo: "ggml-org/SmolVLM-256M-Instruct-GGUF", file: "mmproj-SmolVLM-256M-Instruct-Q8_0.gguf",
+                    revision: "main", sha256: nil))
+        #expect(resolved.models[0].vision == nil)
 
         #expect(resolved.models[3].source == .upstream(url: "http://10.0.0.7:8080/v1", model: "qwen2.5-7b"))
         #expect(resolved.endpoints[0].models == ["qwen3-0.6b", "gemma", "smollm2-135m-instruct", "big-remote"])

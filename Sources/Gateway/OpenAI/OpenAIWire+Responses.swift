@@ -8,8 +8,8 @@ struct OpenAIUsage: Encodable, Sendable, Equatable {
     var promptTokens: Int
     var completionTokens: Int
     var cachedTokens: Int
-    /// Prompt tokens that stand for images; written (as `prompt_tokens_details.image_tokens`, not an OpenAI
-    /// field) only when there are any.
+    /// Prompt tokens that stand for images, as `prompt_tokens_details.image_tokens` (the field OpenAI's client
+    /// declares); written only when there are any.
     var imageTokens = 0
 
     private enum CodingKeys: String, CodingKey {

@@ -1,0 +1,261 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Images in chat through `runner apply`, real HTTP and a real worker: SmolLM2 with a random-weight projector
+/// generated at test time (scripts/tiny-vlm.py). Its answers are fluent nonsense, so the tests check what holds
+/// for any vision model: images reach the model through both APIs, the image token count is the projector's,
+/// answers are deterministic at temperature 0 and differ between images, a repeated image is not encoded
+/// again, and bad images are refused in each API's shape.
+@Suite(.serialized)
+struct VisionTests {
+    let port = 18_320
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    struct TinyVLM {
+        var projector: String
+        var imageTokens: Int
+        var images: [String: String]
+
+        func base64(_ name: String) throws -> String {
+            try Data(contentsOf: URL(fileURLWithPath: images[name]!)).base64EncodedString()
+        }
+    }
+
+    static let python = RunnerProcess.repository.appendingPathComponent(".deps/venv/bin/python").path
+    static let generator = RunnerProcess.repository.appendingPathComponent("scripts/tiny-vlm.py").path
+
+    func generate(in directory: URL) throws -> TinyVLM {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.python)
+        process.arguments = [Self.generator, directory.path, "--llm", ServedDevice.model, "--images"]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "tiny-vlm.py failed: \(stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(stderr)")
+        return TinyVLM(
+            projector: try #require(json["mmproj"] as? String), imageTokens: try #require(json["image_tokens"] as? Int),
+            images: try #require(json["images"] as? [String: String]))
+    }
+
+    /// `vlm` (with the projector, two slots) and `plain` (the same model without one, loaded on demand).
+    func start(_ vlm: TinyVLM, in device: ServedDevice) async throws -> RunnerProcess.Background {
+        let manifest = device.directory.appendingPathComponent("device.yaml")
+        try """
+        apiVersion: rockchipllama/v1
+        kind: Device
+        metadata: {name: vision}
+        models:
+          - name: vlm
+            source: {path: \(ServedDevice.model)}
+            vision: {projector: {path: \(vlm.projector)}}
+            context: 1024
+            llamacpp: {threads: 2, parallel: 2}
+          - name: plain
+            source: {path: \(ServedDevice.model)}
+            context: 512
+            lifecycle: {preload: false}
+        endpoints:
+          - {name: local, listen: "127.0.0.1:\(port)", apis: [openai, ollama, admin, metrics]}
+        """.write(to: manifest, atomically: true, encoding: .utf8)
+        let apply = try RunnerProcess.start(
+            ["apply", manifest.path, "--state-dir", device.state.path, "--readiness-timeout", "120"],
+            environment: ServedDevice.environment)
+        try await eventually("the endpoint to be ready", timeout: .seconds(150)) {
+            guard apply.process.isRunning else { return true }
+            return (try? await request("\(base)/readyz"))?.status == 200
+        }
+        try #require(apply.process.isRunning, "\(apply.output().stderr)")
+        return apply
+    }
+
+    func request(_ url: String, body: Any? = nil) async throws -> Curl.Answer {
+        let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
+        return try await Curl.waiting { try Curl.request(url, body: text) }
+    }
+
+    func json(_ answer: Curl.Answer) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any], "\(answer.body)")
+    }
+
+    func imagePart(_ base64: String, mime: String = "image/png") -> [String: Any] {
+        ["type": "image_url", "image_url": ["url": "data:\(mime);base64,\(base64)"]]
+    }
+
+    /// An OpenAI chat at temperature 0: the answer's text and usage, or the error answer.
+    func openAI(_ messages: [[String: Any]], model: String = "vlm") async throws -> (Curl.Answer, [String: Any]) {
+        let answer = try await request(
+            "\(base)/v1/chat/completions",
+            body: ["model": model, "messages": messages, "temperature": 0, "max_tokens": 8] as [String: Any])
+        return (answer, try json(answer))
+    }
+
+    func content(_ reply: [String: Any]) -> String? {
+        ((reply["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String
+    }
+
+    func usage(_ reply: [String: Any], _ key: String) -> Int? {
+        let usage = reply["usage"] as? [String: Any]
+        return usage?[key] as? Int ?? (usage?["prompt_tokens_details"] as? [String: Any])?[key] as? Int
+    }
+
+    /// `rockchipllama_images_encoded_total` for the vlm model over every API.
+    func imagesEncoded() async throws -> Int {
+        let metrics = try await request("\(base)/metrics").body
+        return metrics.split(separator: "\n")
+            .filter { $0.hasPrefix("rockchipllama_images_encoded_total{") && $0.contains(#"model="vlm""#) }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0) { $0 + Int($1) }
+    }
+
+    @Test func imagesReachTheModelThroughBothAPIs() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let vlm = try generate(in: device.directory)
+        let apply = try await start(vlm, in: device)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+
+        func ask(_ images: [String], mime: String = "image/png") async throws -> (Curl.Answer, [String: Any]) {
+            let parts = try images.map { imagePart(try vlm.base64($0), mime: mime) }
+            return try await openAI([["role": "user", "content": parts + [["type": "text", "text": "Describe the image."]]]])
+        }
+        let (redAnswer, red) = try await ask(["red"])
+        #expect(redAnswer.status == 200, "\(redAnswer.body)")
+        let redText = try #require(content(red))
+        #expect(!redText.isEmpty)
+        #expect(usage(red, "image_tokens") == vlm.imageTokens)
+        #expect(try await ask(["red"]).1["choices"] != nil)
+        #expect(content(try await ask(["red"]).1) == redText, "temperature 0 gives the same answer for the same image")
+        let blue = try #require(content(try await ask(["blue"]).1))
+        #expect(blue != redText, "another image gives another answer")
+        let (twoAnswer, two) = try await ask(["red", "stripes"])
+        #expect(twoAnswer.status == 200, "\(twoAnswer.body)")
+        #expect(usage(two, "image_tokens") == 2 * vlm.imageTokens)
+        #expect(try await ask(["photo"], mime: "image/jpeg").0.status == 200)
+        #expect(try await ask(["anim"], mime: "image/gif").0.status == 200)
+
+        // The same conversation through Ollama's chat and generate is the same prompt: the same answer.
+        let ollamaChat = try await request(
+            "\(base)/api/chat",
+            body: [
+                "model": "vlm", "stream": false, "options": ["temperature": 0, "num_predict": 8],
+                "messages": [["role": "user", "content": "Describe the image.", "images": [try vlm.base64("red")]]],
+            ] as [String: Any])
+        #expect(ollamaChat.status == 200, "\(ollamaChat.body)")
+        #expect((try json(ollamaChat)["message"] as? [String: Any])?["content"] as? String == redText)
+        let ollamaGenerate = try await request(
+            "\(base)/api/generate",
+            body: [
+                "model": "vlm", "stream": false, "options": ["temperature": 0, "num_predict": 8],
+                "prompt": "Describe the image.", "images": [try vlm.base64("red")],
+            ] as [String: Any])
+        #expect(ollamaGenerate.status == 200, "\(ollamaGenerate.body)")
+        #expect(try json(ollamaGenerate)["response"] as? String == redText)
+
+        let show = try json(try await request("\(base)/api/show", body: ["model": "vlm"]))
+        #expect((show["capabilities"] as? [String])?.contains("vision") == true)
+        let plainShow = try json(try await request("\(base)/api/show", body: ["model": "plain"]))
+        #expect((plainShow["capabilities"] as? [String])?.contains("vision") == false)
+        #expect(try await imagesEncoded() >= 4)
+
+        // Refusals, each in its API's shape.
+        for (name, mime, says) in [
+            ("truncated", "image/png", "could not be decoded"), ("picture", "image/webp", "WebP"),
+            ("huge", "image/png", "pixels"),
+        ] {
+            let (answer, reply) = try await ask([name], mime: mime)
+            #expect(answer.status == 400, "\(name): \(answer.body)")
+            let message = (reply["error"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(message.contains(says), "\(name): \(answer.body)")
+        }
+        let (noise, noiseReply) = try await openAI([
+            ["role": "user", "content": [imagePart(Data("not an image at all".utf8).base64EncodedString())]]
+        ])
+        #expect(noise.status == 400 && (noiseReply["error"] as? [String: Any])?["type"] as? String == "invalid_request_error")
+        let (plain, _) = try await openAI(
+            [["role": "user", "content": [imagePart(try vlm.base64("red"))]]], model: "plain")
+        #expect(plain.status == 400, "\(plain.body)")
+        for (model, image) in [("vlm", try vlm.base64("truncated")), ("vlm", "%%%"), ("plain", try vlm.base64("red"))] {
+            let answer = try await request(
+                "\(base)/api/chat",
+                body: [
+                    "model": model, "stream": false, "messages": [["role": "user", "content": "Hi", "images": [image]]],
+                ] as [String: Any])
+            #expect(answer.status == 400, "\(model): \(answer.body)")
+            #expect(try json(answer)["error"] is String, "\(answer.body)")
+        }
+        // A refused request disturbs nothing: the same question still gets the same answer.
+        #expect(content(try await ask(["red"]).1) == redText)
+
+        // The official clients, unchanged.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.python)
+        process.arguments = [
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Clients/vision_clients.py")
+                .path, base, "vlm", vlm.images["red"]!,
+        ]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let clients = try await Curl.waiting {
+            (output.fileHandleForReading.readDataToEndOfFile(), errors.fileHandleForReading.readDataToEndOfFile())
+        }
+        process.waitUntilExit()
+        let stderr = String(decoding: clients.1, as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: clients.0) as? [String: Any], "\(stderr)")
+        let openAIClient = try #require(result["openai"] as? [String: Any])
+        #expect((openAIClient["content"] as? String)?.isEmpty == false)
+        #expect(openAIClient["image_tokens"] as? Int == vlm.imageTokens)
+        #expect(result["openai_bad_image"] as? Int == 400)
+        #expect(((result["ollama_chat"] as? [String: Any])?["content"] as? String)?.isEmpty == false)
+        #expect((result["ollama_generate"] as? [String: Any])?["done"] as? Bool == true)
+        #expect((result["ollama_capabilities"] as? [String])?.contains("vision") == true)
+
+        #expect(try await apply.terminate() == 0)
+    }
+
+    @Test func aRepeatedImageIsNotEncodedAgain() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let vlm = try generate(in: device.directory)
+        let apply = try await start(vlm, in: device)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+
+        let first: [String: Any] = [
+            "role": "user",
+            "content": [imagePart(try vlm.base64("stripes")), ["type": "text", "text": "Describe the image."]],
+        ]
+        let (_, turn1) = try await openAI([first])
+        let answer = try #require(content(turn1))
+        let encoded = try await imagesEncoded()
+        #expect(encoded == 1)
+
+        // The follow-up turn repeats the conversation, image included: all of it comes from the slot's cache.
+        let (_, turn2) = try await openAI([
+            first, ["role": "assistant", "content": answer], ["role": "user", "content": "And its colours?"],
+        ])
+        #expect(content(turn2) != nil)
+        let cached = try #require(usage(turn2, "cached_tokens"))
+        let firstPrompt = try #require(usage(turn1, "prompt_tokens"))
+        #expect(cached >= firstPrompt - 1)
+        #expect(try await imagesEncoded() == encoded, "the image was encoded again")
+
+        // Another conversation with the same image, different from its start: decoded again, not encoded.
+        let (_, other) = try await openAI([["role": "system", "content": "Be brief."], first])
+        #expect(usage(other, "image_tokens") == vlm.imageTokens)
+        #expect(try await imagesEncoded() == encoded, "the image's embeddings were not reused")
+
+        // A new image is encoded.
+        _ = try await openAI([["role": "user", "content": [imagePart(try vlm.base64("blue"))]]])
+        #expect(try await imagesEncoded() == encoded + 1)
+        #expect(try await apply.terminate() == 0)
+    }
+}
