@@ -139,6 +139,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "CRKLLMTests", dependencies: ["CRKLLM"], swiftSettings: strict),
         .testTarget(
-            name: "RunnerTests", dependencies: ["Runner", "Worker", "Engine", "TestSupport"], swiftSettings: strict),
+            name: "RunnerTests", dependencies: ["Runner", "Worker", "Engine", "TestSupport"], exclude: ["Clients"],
+            swiftSettings: strict),
     ]
 )
