@@ -68,13 +68,12 @@ extension LlamaRuntime {
         for slot in slots {
             guard let request = slot.request, request.phase == .prefilling else { continue }
             while let image = request.pending.image(at: request.cursor) {
-                let start = ContinuousClock.now
                 do {
-                    let encoded = try vision.evaluate(
+                    if let encodeTime = try vision.evaluate(
                         image, sequence: slot.id, position: slot.history.count, batchSize: model.batchCapacity)
-                    if encoded {
+                    {
                         request.encodedImages += 1
-                        request.encodeMs += (ContinuousClock.now - start).milliseconds
+                        request.encodeMs += encodeTime.milliseconds
                     }
                 } catch {
                     // Part of the image may be in the cache: forget the sequence rather than trust it.

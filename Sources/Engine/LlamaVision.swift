@@ -120,18 +120,19 @@ final class LlamaVision {
     }
 
     /// Puts `image` into `sequence`'s KV cache from `position` on, encoding it unless its embeddings are still
-    /// at hand. Returns whether it was encoded.
-    func evaluate(_ image: PromptImage, sequence: Int32, position: Int, batchSize: Int) throws(EngineError) -> Bool {
+    /// at hand. Returns the time the encoder took, nil when it did not run.
+    func evaluate(_ image: PromptImage, sequence: Int32, position: Int, batchSize: Int) throws(EngineError) -> Duration? {
         var embeddings: [Float]
-        var encodedNow = false
+        var encodeTime: Duration?
         if let index = encoded.firstIndex(where: { $0.id == image.id && !image.id.isEmpty }) {
             embeddings = encoded.remove(at: index).embeddings
         } else {
+            let start = ContinuousClock.now
             guard library.encodeChunk(context, image.chunk) == 0, let output = library.outputEmbeddings(context) else {
                 throw EngineError(.decodeFailed, "llama.cpp could not encode the image")
             }
             embeddings = Array(UnsafeBufferPointer(start: output, count: image.count * width))
-            encodedNow = true
+            encodeTime = ContinuousClock.now - start
         }
         var next: llama_pos = 0
         let status = embeddings.withUnsafeMutableBufferPointer { buffer in
@@ -141,7 +142,7 @@ final class LlamaVision {
         }
         remember(image.id, embeddings)
         guard status == 0 else { throw EngineError(.decodeFailed, "llama_decode failed on an image (status \(status))") }
-        return encodedNow
+        return encodeTime
     }
 
     private func remember(_ id: String, _ embeddings: [Float]) {

@@ -106,27 +106,83 @@ extension ManifestResolver {
         return resolved
     }
 
-    mutating func resolveVision(_ vision: Vision?, engine: EngineKind, at path: ManifestPath) -> ResolvedVision? {
+    mutating func resolveVision(_ vision: Vision?, engine: EngineKind, fileName: String, at path: ManifestPath)
+        -> ResolvedVision?
+    {
         guard let vision else { return nil }
-        guard engine == .llamacpp else {
-            let reason =
-                engine == .rkllm
-                ? "images on the rkllm engine (an RKNN vision encoder) are not supported yet"
-                : "engine \(engine.rawValue) takes no vision part"
-            error(path, "\(reason); remove vision")
+        switch engine {
+        case .llamacpp:
+            for (key, given) in [
+                ("encoder", vision.encoder != nil), ("imageStart", vision.imageStart != nil),
+                ("imageEnd", vision.imageEnd != nil), ("imageContent", vision.imageContent != nil),
+                ("npuCores", vision.npuCores != nil),
+            ] where given {
+                error(path.appending(key), "'\(key)' applies to rkllm models (an RKNN encoder); a llamacpp model has a projector")
+            }
+            guard let projector = vision.projector else {
+                error(path, "a llamacpp vision model needs 'projector: {path: ...}' or '{huggingface: {repo, file}}' (its mmproj GGUF)")
+                return nil
+            }
+            guard let source = visionFile(projector, at: path.appending("projector"), kind: "projector", suffix: ".gguf")
+            else { return nil }
+            return ResolvedVision(file: source)
+        case .rkllm:
+            if vision.projector != nil {
+                error(path.appending("projector"), "'projector' applies to llamacpp models; an rkllm model has an encoder (.rknn)")
+            }
+            guard let encoder = vision.encoder else {
+                error(path, "an rkllm vision model needs 'encoder: {path: ...}' or '{huggingface: {repo, file}}' (its .rknn vision encoder)")
+                return nil
+            }
+            let source = visionFile(encoder, at: path.appending("encoder"), kind: "encoder", suffix: ".rknn")
+            let tags = resolveImageTags(vision, fileName: fileName, at: path)
+            let cores = resolveNPUCores(vision.npuCores, at: path.appending("npuCores"))
+            guard let source, let tags else { return nil }
+            return ResolvedVision(file: source, tags: tags, npuCores: cores)
+        case .axllm, .upstream:
+            error(path, "engine \(engine.rawValue) takes no vision part; remove vision")
             return nil
         }
-        guard let projector = vision.projector else {
-            error(path, "a llamacpp vision model needs 'projector: {path: ...}' or '{huggingface: {repo, file}}' (its mmproj GGUF)")
+    }
+
+    private mutating func visionFile(_ source: ModelSource, at path: ManifestPath, kind: String, suffix: String)
+        -> ResolvedSource?
+    {
+        guard let resolved = resolveModelSource(source, at: path, kind: kind) else { return nil }
+        if let name = resolved.fileName, !name.lowercased().hasSuffix(suffix) {
+            let filePath = source.path != nil ? path.appending("path") : path.appending("huggingface").appending("file")
+            error(filePath, "a vision \(kind) is a \(suffix) file, found '\(name)'")
+        }
+        return resolved
+    }
+
+    /// The tags as written, else the ones the model's family uses (told by its file name).
+    private mutating func resolveImageTags(_ vision: Vision, fileName: String, at path: ManifestPath) -> ImageTags? {
+        let family = ImageTags.family(ofFile: fileName)
+        guard let start = vision.imageStart ?? family?.start, let end = vision.imageEnd ?? family?.end,
+            let content = vision.imageContent ?? family?.content
+        else {
+            error(
+                path,
+                "give imageStart, imageEnd and imageContent: the model's image tags (e.g. <|vision_start|>, <|vision_end|>, <|image_pad|> for Qwen-VL); they cannot be told from '\(fileName)'"
+            )
             return nil
         }
-        let projectorPath = path.appending("projector")
-        guard let source = resolveModelSource(projector, at: projectorPath, kind: "projector") else { return nil }
-        if let name = source.fileName, !name.lowercased().hasSuffix(".gguf") {
-            let filePath = projector.path != nil ? projectorPath.appending("path") : projectorPath.appending("huggingface").appending("file")
-            error(filePath, "a projector is an mmproj .gguf file, found '\(name)'")
+        if content.isEmpty { error(path.appending("imageContent"), "imageContent must not be empty") }
+        return ImageTags(start: start, end: end, content: content)
+    }
+
+    private mutating func resolveNPUCores(_ cores: [Int]?, at path: ManifestPath) -> [Int]? {
+        guard let cores else { return nil }
+        if cores.isEmpty { error(path, "npuCores must list at least one core (0, 1 or 2)") }
+        for (index, core) in cores.enumerated() {
+            if !(0...2).contains(core) {
+                error(path.appending(index), "NPU core \(core) does not exist (Rockchip NPUs have cores 0-2)")
+            } else if cores[..<index].contains(core) {
+                error(path.appending(index), "NPU core \(core) is listed twice")
+            }
         }
-        return ResolvedVision(projector: source)
+        return cores
     }
 
     mutating func resolveLoRA(_ adapters: [LoRA], at path: ManifestPath) -> [ResolvedLoRA] {

@@ -92,7 +92,8 @@ struct ManifestResolver {
             runtimes: ResolvedRuntimes(
                 rkllmLibrary: manifest.runtimes?.rkllm?.library.map(absolute), rkllmABI: manifest.runtimes?.rkllm?.abi ?? .auto,
                 llamaLibrary: manifest.runtimes?.llamacpp?.library.map(absolute),
-                axllmBinary: manifest.runtimes?.axllm?.binary.map(absolute)),
+                axllmBinary: manifest.runtimes?.axllm?.binary.map(absolute),
+                rknnLibrary: manifest.runtimes?.rknn?.library.map(absolute)),
             models: models, endpoints: endpoints, git: resolveGit(), memory: resolveMemory())
     }
 
@@ -128,6 +129,9 @@ struct ManifestResolver {
         let explicit = Set(owners.keys)
         var next = 0
         for index in models.indices where models[index].npu != nil && manifest.models[index].npu?.domain == nil {
+            // The RKNN runtime puts a vision encoder in domain 0 and cannot be told otherwise: a vision
+            // model's LLM goes elsewhere, as the vendor's demo does.
+            if models[index].vision != nil, next == 0 { next = 1 }
             while explicit.contains(next) { next += 1 }
             models[index].npu?.domain = next
             next += 1

@@ -54,6 +54,8 @@ public struct ResolvedRuntimes: Codable, Sendable, Equatable {
     public var rkllmABI: RKLLMABI
     public var llamaLibrary: String?
     public var axllmBinary: String?
+    /// `librknnrt.so`, for rkllm models' vision encoders; nil: the engine's default.
+    public var rknnLibrary: String?
 }
 
 public struct ResolvedModel: Codable, Sendable, Equatable {
@@ -127,8 +129,24 @@ public struct ResolvedLoRA: Codable, Sendable, Equatable {
 }
 
 public struct ResolvedVision: Codable, Sendable, Equatable {
-    /// llamacpp: the `mmproj` GGUF.
-    public var projector: ResolvedSource
+    /// llamacpp: the `mmproj` GGUF; rkllm: the RKNN vision encoder.
+    public var file: ResolvedSource
+    /// rkllm only: the tags around and inside an image's embeddings.
+    public var tags: ImageTags?
+    /// rkllm only: NPU cores for the encoder; nil: the runtime chooses.
+    public var npuCores: [Int]?
+}
+
+public struct ImageTags: Codable, Sendable, Equatable {
+    public var start: String
+    public var end: String
+    public var content: String
+
+    public init(start: String, end: String, content: String) {
+        self.start = start
+        self.end = end
+        self.content = content
+    }
 }
 
 public struct ResolvedLifecycle: Codable, Sendable, Equatable {
@@ -167,4 +185,21 @@ public struct ResolvedGitSource: Codable, Sendable, Equatable {
     public var branch: String
     public var path: String
     public var interval: ManifestDuration
+}
+
+extension ImageTags {
+    /// The tags of the vision-language families Rockchip converts, told by a file name (the vendor's
+    /// documentation names them per family; MiniCPM-V's come from rkllama's model files).
+    public static func family(ofFile fileName: String) -> ImageTags? {
+        let name = fileName.lowercased()
+        if name.contains("qwen"), name.contains("vl") || name.contains("qwen3.5") || name.contains("qwen3_5") {
+            return ImageTags(start: "<|vision_start|>", end: "<|vision_end|>", content: "<|image_pad|>")
+        }
+        if name.contains("internvl") { return ImageTags(start: "<img>", end: "</img>", content: "<IMG_CONTEXT>") }
+        if name.contains("minicpm") { return ImageTags(start: "<image>", end: "</image>", content: "<unk>") }
+        if name.contains("deepseekocr") || name.contains("deepseek-ocr") {
+            return ImageTags(start: "", end: "", content: "<\u{FF5C}\u{2581}pad\u{2581}\u{FF5C}>")
+        }
+        return nil
+    }
 }

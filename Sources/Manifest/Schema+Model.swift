@@ -116,6 +116,14 @@ public struct LoRA: Codable, Sendable, Equatable {
 public struct Vision: Codable, Sendable, Equatable {
     /// llamacpp: the multimodal projector (`mmproj` GGUF) made for this model.
     public var projector: ModelSource?
+    /// rkllm: the vision encoder converted for the NPU (`.rknn`), run by the RKNN runtime.
+    public var encoder: ModelSource?
+    /// rkllm: the text of the model's image start, end and per-token content tags.
+    public var imageStart: String?
+    public var imageEnd: String?
+    public var imageContent: String?
+    /// rkllm: NPU cores the encoder runs on (`rknn_set_core_mask`).
+    public var npuCores: [Int]?
 }
 
 public struct Lifecycle: Codable, Sendable, Equatable {

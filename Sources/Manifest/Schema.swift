@@ -73,6 +73,12 @@ public struct Runtimes: Codable, Sendable, Equatable {
     public var rkllm: RKLLMRuntime?
     public var llamacpp: LlamaRuntime?
     public var axllm: AXLLMRuntime?
+    public var rknn: RKNNRuntime?
+}
+
+/// Rockchip's RKNN runtime, which runs rkllm models' vision encoders.
+public struct RKNNRuntime: Codable, Sendable, Equatable {
+    public var library: String?
 }
 
 public struct RKLLMRuntime: Codable, Sendable, Equatable {

@@ -13,8 +13,8 @@ public enum ModelFiles {
         }
     }
 
-    /// A file a model needs besides its own: a LoRA adapter (`model/adapter`) or its image projector
-    /// (`model/projector`), with what it is for messages.
+    /// A file a model needs besides its own: a LoRA adapter (`model/adapter`) or its vision part
+    /// (`model/projector` for llama.cpp, `model/encoder` for rkllm), with what it is for messages.
     public struct Companion: Sendable {
         public var key: String
         public var kind: String
@@ -23,7 +23,8 @@ public enum ModelFiles {
 
     public static func companions(of model: ResolvedModel) -> [Companion] {
         model.lora.map { Companion(key: "\(model.name)/\($0.name)", kind: "LoRA", source: $0.source) }
-            + (model.vision.map { [Companion(key: "\(model.name)/projector", kind: "projector", source: $0.projector)] } ?? [])
+            + (model.vision.map { [Companion(key: "\(model.name)/\(visionKind(model))", kind: visionKind(model), source: $0.file)] }
+                ?? [])
     }
 
     /// Every source of a model: its own, then its companions'.
@@ -31,9 +32,12 @@ public enum ModelFiles {
         [model.source] + companions(of: model).map(\.source)
     }
 
-    /// The model's projector on this device, if it has one and it is there.
-    public static func projectorPath(of model: ResolvedModel, hub: HubCacheLayout) -> String? {
-        model.vision.flatMap { localPath(for: $0.projector, hub: hub) }
+    /// What a model's vision file is called: llama.cpp's projector or the RKNN encoder.
+    static func visionKind(_ model: ResolvedModel) -> String { model.engine == .rkllm ? "encoder" : "projector" }
+
+    /// The model's vision file (projector or encoder) on this device, if it has one and it is there.
+    public static func visionFilePath(of model: ResolvedModel, hub: HubCacheLayout) -> String? {
+        model.vision.flatMap { localPath(for: $0.file, hub: hub) }
     }
 
     /// The Hugging Face files of a model: its own, then its companions'.
@@ -52,8 +56,8 @@ public enum ModelFiles {
         for index in model.lora.indices {
             model.lora[index].source = try local(model.lora[index].source, hub: hub, model: model.name)
         }
-        if let projector = model.vision?.projector {
-            model.vision?.projector = try local(projector, hub: hub, model: model.name)
+        if let file = model.vision?.file {
+            model.vision?.file = try local(file, hub: hub, model: model.name)
         }
         return model
     }

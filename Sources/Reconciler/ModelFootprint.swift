@@ -18,10 +18,10 @@ public enum ModelFootprint {
     /// - Measured with SmolLM2-135M (a 98 MB file) on llama.cpp: a worker has 171 MiB resident at context
     ///   512 × 1 slot and 521 MiB at 4096 × 4; this gives 169 MiB and 518 MiB.
     ///
-    /// A vision model's projector file (`projector`) is added whole: libmtmd loads its weights and keeps them.
-    public static func estimate(_ model: ResolvedModel, file: String?, projector: String? = nil) -> Int64? {
+    /// A vision model's projector or encoder file (`vision`) is added whole: its weights stay loaded.
+    public static func estimate(_ model: ResolvedModel, file: String?, vision: String? = nil) -> Int64? {
         guard let file, var size = fileSize(file) else { return nil }
-        size += projector.flatMap(fileSize) ?? 0
+        size += vision.flatMap(fileSize) ?? 0
         switch model.engine {
         case .llamacpp:
             let slots = Int64(model.llamacpp?.parallel ?? 4)  // the engine's default, as EngineFactory applies it

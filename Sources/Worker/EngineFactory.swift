@@ -30,7 +30,7 @@ public enum EngineFactory {
     ) -> LlamaEngine.Configuration {
         let options = model.llamacpp
         var projector: String?
-        if case .local(let path)? = model.vision?.projector { projector = path }
+        if case .local(let path)? = model.vision?.file { projector = path }
         return LlamaEngine.Configuration(
             libraryPath: LlamaLibraryLocator.locate(manifestLibrary: runtimes.llamaLibrary), modelPath: path,
             projectorPath: projector, modelName: model.name, context: model.context, parallel: options?.parallel ?? 4, threads: options?.threads,

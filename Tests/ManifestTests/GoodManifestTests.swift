@@ -49,7 +49,7 @@ struct GoodManifestTests {
         #expect(smol.npu == nil && smol.context == 4096)
         #expect(smol.sampling.seed == 42 && smol.sampling.minP == 0.05)
         #expect(
-            smol.vision?.projector
+            smol.vision?.file
                 == .huggingface(
                     repo: "ggml-org/SmolVLM-256M-Instruct-GGUF", file: "mmproj-SmolVLM-256M-Instruct-Q8_0.gguf",
                     revision: "main", sha256: nil))

@@ -79,7 +79,7 @@ public final class ModelScheduler: ModelResidency, Sendable {
     func estimate(_ model: ResolvedModel) -> Int64 {
         ModelFootprint.estimate(
             model, file: ModelFiles.localPath(for: model.source, hub: hub),
-            projector: ModelFiles.projectorPath(of: model, hub: hub)) ?? 0
+            vision: ModelFiles.visionFilePath(of: model, hub: hub)) ?? 0
     }
 
     /// Loads a model now, without a request, when it fits beside what is resident without stopping
