@@ -33,6 +33,7 @@ let package = Package(
     targets: [
         // Header-only C modules. Never linked: the libraries are opened with dlopen at run time.
         .systemLibrary(name: "CRKLLM", path: "Sources/CRKLLM"),
+        .systemLibrary(name: "CRKNN", path: "Sources/CRKNN"),
         .systemLibrary(name: "CLlama", path: "Sources/CLlama", pkgConfig: "llama"),
 
         .target(
@@ -41,7 +42,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "Engine",
-            dependencies: ["CLlama", "CRKLLM", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CLlama", "CRKLLM", "CRKNN", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .target(
             name: "Worker",

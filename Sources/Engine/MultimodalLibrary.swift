@@ -27,6 +27,9 @@ struct MultimodalLibrary: @unchecked Sendable {
     let videoFree: mtmd_helper_video_free_fn
     let bitmapFree: mtmd_bitmap_free_fn
     let bitmapID: mtmd_bitmap_get_id_fn
+    let bitmapWidth: mtmd_bitmap_get_nx_fn
+    let bitmapHeight: mtmd_bitmap_get_ny_fn
+    let bitmapData: mtmd_bitmap_get_data_fn
     let bitmapIsAudio: mtmd_bitmap_is_audio_fn
     let chunksInit: mtmd_input_chunks_init_fn
     let chunksFree: mtmd_input_chunks_free_fn
@@ -80,6 +83,9 @@ struct MultimodalLibrary: @unchecked Sendable {
         videoFree = s.resolve("mtmd_helper_video_free")
         bitmapFree = s.resolve("mtmd_bitmap_free")
         bitmapID = s.resolve("mtmd_bitmap_get_id")
+        bitmapWidth = s.resolve("mtmd_bitmap_get_nx")
+        bitmapHeight = s.resolve("mtmd_bitmap_get_ny")
+        bitmapData = s.resolve("mtmd_bitmap_get_data")
         bitmapIsAudio = s.resolve("mtmd_bitmap_is_audio")
         chunksInit = s.resolve("mtmd_input_chunks_init")
         chunksFree = s.resolve("mtmd_input_chunks_free")

@@ -175,12 +175,19 @@ extension ManifestResolver {
     private mutating func resolveNPUCores(_ cores: [Int]?, at path: ManifestPath) -> [Int]? {
         guard let cores else { return nil }
         if cores.isEmpty { error(path, "npuCores must list at least one core (0, 1 or 2)") }
+        var valid = true
         for (index, core) in cores.enumerated() {
             if !(0...2).contains(core) {
                 error(path.appending(index), "NPU core \(core) does not exist (Rockchip NPUs have cores 0-2)")
+                valid = false
             } else if cores[..<index].contains(core) {
                 error(path.appending(index), "NPU core \(core) is listed twice")
+                valid = false
             }
+        }
+        // The runtime's core masks: one core, the first two, or all three.
+        if valid, !cores.isEmpty, cores.count > 1, Set(cores) != [0, 1], Set(cores) != [0, 1, 2] {
+            error(path, "the RKNN runtime runs on one core, cores [0, 1] or cores [0, 1, 2], not \(cores)")
         }
         return cores
     }

@@ -14,10 +14,10 @@
 #ifndef RKNNSIM_H
 #define RKNNSIM_H
 
-/* clock_gettime, localtime_r, strdup, realpath: POSIX 2008 on top of strict C11. Every .c includes this file
- * first, so this is seen before any system header. */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L
+/* clock_gettime, localtime_r (POSIX 2008) and realpath (XSI) on top of strict C11. Every .c includes this
+ * file first, so this is seen before any system header. */
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
 #endif
 
 #include <pthread.h>
@@ -59,7 +59,7 @@ float rs_f16_to_f32(uint16_t h);
 typedef struct {
     char *projector_path; /* absolute or as given */
     char *text_model_path;
-    struct llama_model *text_model; /* vocab_only: vocab + hparams, no weights */
+    struct llama_model *text_model; /* metadata only (no_alloc): vocab + hparams, no weights */
     mtmd_context *mtmd;
     uint32_t width;    /* W = H = clip.vision.image_size */
     uint32_t height;

@@ -53,6 +53,7 @@ public enum EngineFactory {
             maxNewTokens: model.maxTokens, sampling: Sampling(model.sampling),
             chatTemplate: model.chatTemplate.map(ChatTemplate.init), thinking: Bool(model.thinking), cpus: npu?.cpus,
             domain: npu?.domain ?? 0, embedFlash: npu?.embedFlash ?? true, batch: npu?.batch ?? 1, loras: loras,
+            vision: rkllmVision(model, runtimes: runtimes),
             promptCacheDirectory: cacheDirectory,
             onStuck: { message in
                 // A runtime that ignores rkllm_abort cannot be recovered in process: exit, and the supervisor
@@ -60,6 +61,17 @@ public enum EngineFactory {
                 logger.critical("\(message); exiting so the supervisor restarts this worker")
                 exit(75)
             }, logger: logger)
+    }
+}
+
+extension EngineFactory {
+    /// An rkllm model's encoder (its file already local) and tags, as the engine takes them.
+    static func rkllmVision(_ model: ResolvedModel, runtimes: ResolvedRuntimes) -> RKLLMEngine.Configuration.Vision? {
+        guard let vision = model.vision, case .local(let path) = vision.file, let tags = vision.tags else { return nil }
+        return RKLLMEngine.Configuration.Vision(
+            encoderPath: path, libraryPath: runtimes.rknnLibrary ?? RKLLMEngine.Configuration.Vision.defaultLibraryPath,
+            decoderLibraryPath: LlamaLibraryLocator.locate(manifestLibrary: runtimes.llamaLibrary), start: tags.start,
+            end: tags.end, content: tags.content, cores: vision.npuCores)
     }
 }
 

@@ -41,7 +41,7 @@ struct RKLLMConversation {
     /// One user message, or one or more tool results (sent together, as the runtime expects).
     private static func newTurn(_ added: ArraySlice<ChatMessage>, thinking: Bool) -> RKLLMRunInput? {
         if added.count == 1, let only = added.first, only.role == .user {
-            return RKLLMRunInput(role: "user", thinking: thinking, text: only.text)
+            return RKLLMRunInput(role: "user", thinking: thinking, text: tagged(only), images: only.images)
         }
         guard !added.isEmpty, added.allSatisfy({ $0.role == .tool }) else { return nil }
         return RKLLMRunInput(role: "tool", thinking: thinking, text: toolResults(Array(added)))
@@ -56,16 +56,23 @@ struct RKLLMConversation {
         var toolResults: [ChatMessage] = []
         while let message = turns.last, message.role == .tool { toolResults.insert(turns.removeLast(), at: 0) }
         // What the answer responds to: the last user message, unless tool results came after it.
-        var question: String?
-        if toolResults.isEmpty, let message = turns.last, message.role == .user { question = turns.removeLast().text }
+        var question: ChatMessage?
+        if toolResults.isEmpty, let message = turns.last, message.role == .user { question = turns.removeLast() }
         var parts: [String] = []
         if !system.isEmpty { parts.append(system) }
         if !turns.isEmpty {
             parts.append("Earlier in this conversation:\n" + turns.map(transcriptLine).joined(separator: "\n"))
         }
         if !toolResults.isEmpty { parts.append("Results of the tool calls:\n" + Self.toolResults(toolResults)) }
-        if let question { parts.append(question) }
-        return RKLLMRunInput(role: "user", thinking: thinking, text: parts.joined(separator: "\n\n"))
+        if let question { parts.append(tagged(question)) }
+        // Images in the order their tags appear: the transcript's turns, then the question.
+        let images = turns.filter { $0.role == .user }.flatMap(\.images) + (question?.images ?? [])
+        return RKLLMRunInput(role: "user", thinking: thinking, text: parts.joined(separator: "\n\n"), images: images)
+    }
+
+    /// A user turn's text with an image tag per image in front, as the vendor's demo sends it.
+    static func tagged(_ message: ChatMessage) -> String {
+        String(repeating: RKLLMRunInput.imageTag, count: message.images.count) + message.text
     }
 
     static func systemText(_ messages: [ChatMessage]) -> String {
@@ -74,7 +81,7 @@ struct RKLLMConversation {
 
     private static func transcriptLine(_ message: ChatMessage) -> String {
         switch message.role {
-        case .user: return "User: " + message.text
+        case .user: return "User: " + tagged(message)
         case .assistant:
             let calls = message.toolCalls.map { "[called \($0.name) with \($0.arguments)]" }
             return "Assistant: " + ([message.text].filter { !$0.isEmpty } + calls).joined(separator: " ")
@@ -99,7 +106,7 @@ struct RKLLMConversation {
     /// drop reasoning and reformat tool calls.
     private static func sameTurn(_ held: ChatMessage, _ sent: ChatMessage) -> Bool {
         guard held.role == sent.role else { return false }
-        guard held.role == .assistant else { return held.text == sent.text }
+        guard held.role == .assistant else { return held.text == sent.text && held.images == sent.images }
         let trim = { (text: String) in text.trimmingCharacters(in: .whitespacesAndNewlines) }
         return trim(held.text) == trim(sent.text) && held.toolCalls.map(\.name) == sent.toolCalls.map(\.name)
     }

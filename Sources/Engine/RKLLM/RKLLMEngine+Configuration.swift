@@ -39,6 +39,40 @@ extension RKLLMEngine {
         public var onStuck: @Sendable (String) -> Void
         public var logger: Logger
 
+        /// The model's vision part; nil: text only.
+        public var vision: Vision?
+
+        /// An RKNN vision encoder and what the model needs around its embeddings.
+        public struct Vision: Sendable, Equatable {
+            /// The `.rknn` file.
+            public var encoderPath: String
+            /// `librknnrt.so` (or RKNNSim).
+            public var libraryPath: String
+            /// libllama's path: images are decoded with llama.cpp's libmtmd, which sits next to it.
+            public var decoderLibraryPath: String
+            /// The model's image start, end and per-token content tags.
+            public var start: String
+            public var end: String
+            public var content: String
+            /// NPU cores for the encoder; nil: the runtime chooses.
+            public var cores: [Int]?
+
+            public static let defaultLibraryPath = "/usr/lib/librknnrt.so"
+
+            public init(
+                encoderPath: String, libraryPath: String = defaultLibraryPath, decoderLibraryPath: String, start: String,
+                end: String, content: String, cores: [Int]? = nil
+            ) {
+                self.encoderPath = encoderPath
+                self.libraryPath = libraryPath
+                self.decoderLibraryPath = decoderLibraryPath
+                self.start = start
+                self.end = end
+                self.content = content
+                self.cores = cores
+            }
+        }
+
         public struct LoRA: Sendable, Equatable {
             public var name: String
             public var path: String
@@ -55,7 +89,8 @@ extension RKLLMEngine {
             libraryPath: String, abi: RKLLMRuntimeABI? = nil, modelPath: String, modelName: String? = nil,
             context: Int = 4096, maxNewTokens: Int? = nil, sampling: Sampling = Sampling(),
             chatTemplate: ChatTemplate? = nil, thinking: Bool? = nil, cpus: [Int]? = nil, domain: Int = 0,
-            embedFlash: Bool = true, batch: Int = 1, loras: [LoRA] = [], promptCacheDirectory: String? = nil,
+            embedFlash: Bool = true, batch: Int = 1, loras: [LoRA] = [], vision: Vision? = nil,
+            promptCacheDirectory: String? = nil,
             queueLimit: Int = 16, abortGrace: Duration = .seconds(10),
             onStuck: @escaping @Sendable (String) -> Void = { _ in },
             logger: Logger = Logger(label: "engine.rkllm")
@@ -74,6 +109,7 @@ extension RKLLMEngine {
             self.embedFlash = embedFlash
             self.batch = batch
             self.loras = loras
+            self.vision = vision
             self.promptCacheDirectory = promptCacheDirectory
             self.queueLimit = queueLimit
             self.abortGrace = abortGrace

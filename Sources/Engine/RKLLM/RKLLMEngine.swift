@@ -11,14 +11,18 @@ public final class RKLLMEngine: Engine {
     let abi: RKLLMRuntimeABI
     private let thread: EngineThread<RKLLMRuntime>
     private let shared: RKLLMShared
+    /// llama.cpp's libmtmd, which decodes images for a vision model's encoder.
+    private let imageDecoder: MultimodalLibrary?
 
     private init(
-        configuration: Configuration, abi: RKLLMRuntimeABI, thread: EngineThread<RKLLMRuntime>, shared: RKLLMShared
+        configuration: Configuration, abi: RKLLMRuntimeABI, thread: EngineThread<RKLLMRuntime>, shared: RKLLMShared,
+        imageDecoder: MultimodalLibrary?
     ) {
         self.configuration = configuration
         self.abi = abi
         self.thread = thread
         self.shared = shared
+        self.imageDecoder = imageDecoder
     }
 
     deinit { thread.requestStop() }
@@ -28,21 +32,26 @@ public final class RKLLMEngine: Engine {
     /// does not speak, `modelLoadFailed`).
     public static func load(_ configuration: Configuration) async throws -> RKLLMEngine {
         let file = try RKLLMLibraryFile.inspect(path: configuration.libraryPath, requested: configuration.abi)
+        let imageDecoder = try configuration.vision.map { vision throws(EngineError) in
+            try MultimodalLibrary.load(nextTo: vision.decoderLibraryPath)
+        }
         let shared = RKLLMShared()
         let thread = try await EngineThread<RKLLMRuntime>.start(name: "rkllm:\(configuration.modelName)") {
             try RKLLMRuntime(configuration: configuration, file: file, shared: shared)
         }
-        return RKLLMEngine(configuration: configuration, abi: file.abi, thread: thread, shared: shared)
+        return RKLLMEngine(
+            configuration: configuration, abi: file.abi, thread: thread, shared: shared, imageDecoder: imageDecoder)
     }
 
     public func generate(_ request: GenerationRequest) async throws -> AsyncThrowingStream<GenerationEvent, any Error> {
         try validate(request)
+        let images = try imageDecoder.map { decoder throws(EngineError) in try DecodedImage.all(in: request, library: decoder) } ?? []
         guard shared.admit(limit: configuration.queueLimit) else {
             throw EngineError(
                 .busy, "\(configuration.queueLimit) requests are already waiting for model \(configuration.modelName)")
         }
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationEvent.self)
-        let job = RKLLMJob(request: request, continuation: continuation)
+        let job = RKLLMJob(request: request, images: images, continuation: continuation)
         let shared = self.shared
         let grace = configuration.abortGrace
         let onStuck = configuration.onStuck
@@ -68,7 +77,9 @@ public final class RKLLMEngine: Engine {
         if let refusal = RKLLMSamplingSupport.refusal(request.sampling, loaded: configuration.sampling, abi: abi) {
             throw EngineError(.unsupported, refusal)
         }
-        if case .messages(let messages) = request.input, messages.contains(where: { !$0.images.isEmpty }) {
+        if configuration.vision == nil, case .messages(let messages) = request.input,
+            messages.contains(where: { !$0.images.isEmpty })
+        {
             throw EngineError(.unsupported, "model \(configuration.modelName) does not take images")
         }
         if let name = request.lora, !configuration.loras.contains(where: { $0.name == name }) {

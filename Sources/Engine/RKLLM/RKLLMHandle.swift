@@ -22,6 +22,8 @@ struct RKLLMInitOptions {
     /// nil: the runtime's default cores.
     var cpus: [Int]?
     var batch: Int
+    /// 1.2 takes a vision model's image tags at init (1.3 takes them per run).
+    var imageTags: RKLLMImages.Tags?
 }
 
 /// Sampling as the runtime takes it (init parameters, and per run on 1.3).
@@ -54,12 +56,37 @@ struct RKLLMSamplingValues: Equatable {
     }
 }
 
-/// One input of a run: PROMPT text (the runtime applies its chat template) under a role.
+/// One input of a run: PROMPT text (the runtime applies its chat template) under a role, or MULTIMODAL text
+/// with one `<image>` per image and the images' embeddings.
 struct RKLLMRunInput: Equatable {
     /// "user", or "tool" for tool results.
     var role: String
     var thinking: Bool
     var text: String
+    /// The images the `<image>` tags of `text` stand for, in order (files, before encoding).
+    var images: [ImageInput] = []
+    /// Their embeddings, filled in by the engine before the run.
+    var embeddings: RKLLMImages?
+
+    /// What the runtime expands into an image's start tag, embeddings and end tag.
+    static let imageTag = "<image>"
+}
+
+/// The encoded images of one input: `count` × `tokens` × `width` floats, back to back.
+struct RKLLMImages: Equatable {
+    struct Tags: Equatable {
+        var start: String
+        var end: String
+        var content: String
+    }
+
+    var embeddings: [Float]
+    var count: Int
+    var tokens: Int
+    /// The encoder's input size (the runtime uses it for M-RoPE positions).
+    var imageWidth: Int
+    var imageHeight: Int
+    var tags: Tags
 }
 
 struct RKLLMRunOptions {
@@ -120,6 +147,11 @@ final class RKLLMHandle: @unchecked Sendable {
             let create = unsafeBitCast(symbols.createDefaultParam, to: rkllm12_createDefaultParam_fn.self)
             var param = create()
             param.apply(options, strings)
+            if let tags = options.imageTags {
+                param.img_start = strings.c(tags.start)
+                param.img_end = strings.c(tags.end)
+                param.img_content = strings.c(tags.content)
+            }
             let initialize = unsafeBitCast(symbols.initialize, to: rkllm12_init_fn.self)
             status = initialize(&handle, &param, rkllmResultCallback)
         case .v1Dot3:
@@ -320,8 +352,17 @@ extension RKLLM12Input {
         var value = RKLLM12Input()
         value.role = strings.c(input.role)
         value.enable_thinking = input.thinking
-        value.input_type = RKLLM_INPUT_PROMPT
-        value.payload.prompt_input = strings.c(input.text)
+        if let images = input.embeddings {
+            // The tags were given at init (RKLLM12Param.img_*).
+            value.input_type = RKLLM_INPUT_MULTIMODAL
+            value.payload.multimodal_input = RKLLM12MultiModalInput(
+                prompt: strings.mutable(input.text), image_embed: strings.floats(images.embeddings),
+                n_image_tokens: images.tokens, n_image: images.count, image_width: images.imageWidth,
+                image_height: images.imageHeight)
+        } else {
+            value.input_type = RKLLM_INPUT_PROMPT
+            value.payload.prompt_input = strings.c(input.text)
+        }
         return value
     }
 }
@@ -331,23 +372,49 @@ extension RKLLM13Input {
         var value = RKLLM13Input()
         value.role = strings.c(input.role)
         value.enable_thinking = input.thinking
-        value.input_type = RKLLM_INPUT_PROMPT
-        value.payload.prompt_input = strings.c(input.text)
+        if let images = input.embeddings {
+            value.input_type = RKLLM_INPUT_MULTIMODAL
+            value.payload.multimodal_input.prompt = strings.mutable(input.text)
+            value.payload.multimodal_input.image = RKLLM13ImageInput(
+                image_embed: strings.floats(images.embeddings), n_image_tokens: images.tokens, n_image: images.count,
+                image_start: strings.c(images.tags.start), image_end: strings.c(images.tags.end),
+                image_content: strings.c(images.tags.content), image_width: images.imageWidth,
+                image_height: images.imageHeight)
+        } else {
+            value.input_type = RKLLM_INPUT_PROMPT
+            value.payload.prompt_input = strings.c(input.text)
+        }
         return value
     }
 }
 
-/// C strings that live as long as the arena: for struct fields that point at text.
+/// C strings (and float arrays) that live as long as the arena: for struct fields that point at them. The
+/// runtime's documentation does not say whether it copies what it is given, so it all outlives the run.
 final class CStringArena {
     private var pointers: [UnsafeMutablePointer<CChar>] = []
+    private var arrays: [UnsafeMutableBufferPointer<Float>] = []
 
     func c(_ text: String) -> UnsafePointer<CChar> {
-        let pointer = strdup(text)!
-        pointers.append(pointer)
-        return UnsafePointer(pointer)
+        UnsafePointer(mutable(text))
     }
 
-    deinit { for pointer in pointers { free(pointer) } }
+    func mutable(_ text: String) -> UnsafeMutablePointer<CChar> {
+        let pointer = strdup(text)!
+        pointers.append(pointer)
+        return pointer
+    }
+
+    func floats(_ values: [Float]) -> UnsafeMutablePointer<Float> {
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(values.count, 1))
+        _ = buffer.initialize(from: values)
+        arrays.append(buffer)
+        return buffer.baseAddress!
+    }
+
+    deinit {
+        for pointer in pointers { free(pointer) }
+        for array in arrays { array.deallocate() }
+    }
 }
 
 /// The library's entry points. The three whose signature depends on the ABI stay raw and are cast at the

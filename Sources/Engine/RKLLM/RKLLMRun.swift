@@ -5,12 +5,18 @@ import Synchronization
 /// A generation request waiting for, or taking part in, a run.
 final class RKLLMJob: Sendable {
     let request: GenerationRequest
+    /// The request's images, decoded.
+    let images: [DecodedImage]
     let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
     let enqueued = ContinuousClock.now
     private let cancelled = Atomic<Bool>(false)
 
-    init(request: GenerationRequest, continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation) {
+    init(
+        request: GenerationRequest, images: [DecodedImage] = [],
+        continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
+    ) {
         self.request = request
+        self.images = images
         self.continuation = continuation
     }
 
@@ -44,9 +50,13 @@ final class RKLLMRun: RKLLMRunSink {
         var firstToken: ContinuousClock.Instant?
         var lastToken: ContinuousClock.Instant?
         var perf: RKLLMPerfStat?
+        /// Image tokens in this index's input, and the encoder's work for them.
+        var imageTokens = 0
+        var encodedImages = 0
+        var encodeMs = 0.0
     }
 
-    private(set) var slots: [Slot]
+    var slots: [Slot]
     let started = ContinuousClock.now
     private(set) var finished = false
     private(set) var runtimeError = false
@@ -159,13 +169,13 @@ final class RKLLMRun: RKLLMRunSink {
             let prefillTokens = computed ?? max(0, prompt - before)
             let usage = Usage(
                 promptTokens: max(prompt, prefillTokens), completionTokens: slot.tokens,
-                cachedPromptTokens: max(0, prompt - prefillTokens))
+                cachedPromptTokens: max(0, prompt - prefillTokens), imageTokens: slot.imageTokens)
             let timings = Timings(
                 queueMs: milliseconds(started - queueStart(job)), loadMs: loadMs,
                 prefillMs: milliseconds((slot.firstToken ?? .now) - started),
                 prefillTokens: prefillTokens,
                 decodeMs: slot.firstToken.map { milliseconds((slot.lastToken ?? $0) - $0) } ?? 0,
-                decodeTokens: max(0, slot.tokens - 1))
+                decodeTokens: max(0, slot.tokens - 1), encodeMs: slot.encodeMs, encodedImages: slot.encodedImages)
             let error =
                 reason == .error
                 ? EngineError(

@@ -16,6 +16,8 @@ final class RKLLMRuntime: SteppedRuntime {
     var presets: [String: RKLLMPreset] = [:]
     /// The preset whose file is loaded into the runtime.
     var loadedPreset: String?
+    /// The vision encoder, for models that take images.
+    private let vision: RKLLMVision?
 
     init(configuration: RKLLMEngine.Configuration, file: RKLLMLibraryFile, shared: RKLLMShared) throws(EngineError) {
         self.configuration = configuration
@@ -26,8 +28,11 @@ final class RKLLMRuntime: SteppedRuntime {
             modelPath: configuration.modelPath, maxContext: configuration.context,
             maxNewTokens: configuration.maxNewTokens ?? -1,
             sampling: RKLLMSamplingValues(configuration.sampling), domain: configuration.domain,
-            embedFlash: configuration.embedFlash, cpus: configuration.cpus, batch: max(1, configuration.batch))
+            embedFlash: configuration.embedFlash, cpus: configuration.cpus, batch: max(1, configuration.batch),
+            imageTags: configuration.vision.map { RKLLMImages.Tags(start: $0.start, end: $0.end, content: $0.content) })
         handle = try RKLLMHandle.open(file, options: options)
+        // The LLM first, then the encoder, as the vendor's demo loads them.
+        vision = try configuration.vision.map { vision throws(EngineError) in try RKLLMVision(vision) }
         if let template = configuration.chatTemplate,
             handle.setChatTemplate(system: template.system, prefix: template.prefix, postfix: template.postfix) != 0
         {
@@ -119,7 +124,12 @@ final class RKLLMRuntime: SteppedRuntime {
             kvBefore = [preset.tokens]
         }
         let run = RKLLMRun([slot(for: job, thinking: thinking)])
-        let status = execute(run, inputs: [input], jobs: [job], keepHistory: true, request: request)
+        var inputs = [input]
+        guard attachImages(&inputs, to: run, from: job) else {
+            conversation.forget()
+            return
+        }
+        let status = execute(run, inputs: inputs, jobs: [job], keepHistory: true, request: request)
         let kvAfter = handle.kvCacheSizes()
         shared.end(kvSizes: kvAfter)
         if case .messages = request.input, run.endedCleanly, status == 0 {
@@ -138,10 +148,10 @@ final class RKLLMRuntime: SteppedRuntime {
     /// (`keep_history` = 0: the runtime keeps one cache per index, but requests do not stay on an index).
     private func runBatch(startingWith first: RKLLMJob) {
         var jobs = [first]
-        let key = batchKey(first.request)
+        let key = batchKey(first)
         var index = 0
         while jobs.count < handle.batch, index < queue.count {
-            if !queue[index].isCancelled, batchKey(queue[index].request) == key {
+            if !queue[index].isCancelled, let key, batchKey(queue[index]) == key {
                 jobs.append(queue.remove(at: index))
                 shared.dequeued()
             } else {
@@ -171,14 +181,38 @@ final class RKLLMRuntime: SteppedRuntime {
         handle.clearKVCache(keepSystemPrompt: true)
         conversation.forget()
         let run = RKLLMRun(slots)
+        guard attachImages(&inputs, to: run, from: first) else { return }
         let status = execute(run, inputs: inputs, jobs: jobs, keepHistory: false, request: request)
         let kvAfter = handle.kvCacheSizes()
         shared.end(kvSizes: kvAfter)
         run.complete(status: status, queueStart: { $0.enqueued }, kvBefore: [], kvAfter: kvAfter, loadMs: 0)
     }
 
-    private func batchKey(_ request: GenerationRequest) -> String {
-        "\(request.sampling)|\(request.lora ?? "")|\(toolsJSON(request.tools))|\(systemText(request))"
+    /// Requests with the same key can share a run; nil: this one runs alone (it has images: the padding
+    /// indices repeat its input, and only its own images are encoded).
+    private func batchKey(_ job: RKLLMJob) -> String? {
+        let request = job.request
+        guard job.images.isEmpty else { return nil }
+        return "\(request.sampling)|\(request.lora ?? "")|\(toolsJSON(request.tools))|\(systemText(request))"
+    }
+
+    /// Encodes the images the inputs name (those of `job`, the only request of a run with images) and
+    /// records the work in the run's first slot. On failure the run's requests end with the error.
+    private func attachImages(_ inputs: inout [RKLLMRunInput], to run: RKLLMRun, from job: RKLLMJob) -> Bool {
+        guard let first = inputs.first, !first.images.isEmpty else { return true }
+        do throws(EngineError) {
+            guard let vision else { throw EngineError(.unsupported, "model \(configuration.modelName) does not take images") }
+            let (images, encoded, encodeMs) = try vision.embed(first.images, decoded: job.images)
+            for index in inputs.indices { inputs[index].embeddings = images }
+            run.slots[0].imageTokens = images.count * images.tokens
+            run.slots[0].encodedImages = encoded
+            run.slots[0].encodeMs = encodeMs
+            return true
+        } catch {
+            logger.error("image encoding failed", metadata: ["error": "\(error.message)"])
+            for slot in run.slots { slot.job?.finish(Completion(reason: .error, error: error)) }
+            return false
+        }
     }
 
     // MARK: Shared steps
