@@ -25,7 +25,8 @@ enum ImageFile {
         }
         if width > maxSide || height > maxSide || width * height > maxPixels {
             throw ImageProblem(
-                "the image is \(width)×\(height) pixels; at most \(maxSide) per side and \(maxPixels / 1_000_000) megapixels are accepted")
+                "the image is \(width)×\(height) pixels; at most \(maxSide) per side and \(maxPixels / 1_000_000) megapixels are accepted"
+            )
         }
         return format
     }

@@ -120,7 +120,9 @@ extension ManifestResolver {
                 error(path.appending(key), "'\(key)' applies to rkllm models (an RKNN encoder); a llamacpp model has a projector")
             }
             guard let projector = vision.projector else {
-                error(path, "a llamacpp vision model needs 'projector: {path: ...}' or '{huggingface: {repo, file}}' (its mmproj GGUF)")
+                error(
+                    path,
+                    "a llamacpp vision model needs 'projector: {path: ...}' or '{huggingface: {repo, file}}' (its mmproj GGUF)")
                 return nil
             }
             guard let source = visionFile(projector, at: path.appending("projector"), kind: "projector", suffix: ".gguf")
@@ -128,10 +130,14 @@ extension ManifestResolver {
             return ResolvedVision(file: source)
         case .rkllm:
             if vision.projector != nil {
-                error(path.appending("projector"), "'projector' applies to llamacpp models; an rkllm model has an encoder (.rknn)")
+                error(
+                    path.appending("projector"), "'projector' applies to llamacpp models; an rkllm model has an encoder (.rknn)")
             }
             guard let encoder = vision.encoder else {
-                error(path, "an rkllm vision model needs 'encoder: {path: ...}' or '{huggingface: {repo, file}}' (its .rknn vision encoder)")
+                error(
+                    path,
+                    "an rkllm vision model needs 'encoder: {path: ...}' or '{huggingface: {repo, file}}' (its .rknn vision encoder)"
+                )
                 return nil
             }
             let source = visionFile(encoder, at: path.appending("encoder"), kind: "encoder", suffix: ".rknn")

@@ -23,7 +23,9 @@ public enum ModelFiles {
 
     public static func companions(of model: ResolvedModel) -> [Companion] {
         model.lora.map { Companion(key: "\(model.name)/\($0.name)", kind: "LoRA", source: $0.source) }
-            + (model.vision.map { [Companion(key: "\(model.name)/\(visionKind(model))", kind: visionKind(model), source: $0.file)] }
+            + (model.vision.map {
+                [Companion(key: "\(model.name)/\(visionKind(model))", kind: visionKind(model), source: $0.file)]
+            }
                 ?? [])
     }
 

@@ -134,7 +134,8 @@ public struct StateObserver: Sendable {
         for model in desired.models {
             if let bytes = ModelFootprint.estimate(
                 model, file: ModelFootprint.file(of: model, hub: hub),
-                vision: ModelFiles.visionFilePath(of: model, hub: hub)) {
+                vision: ModelFiles.visionFilePath(of: model, hub: hub))
+            {
                 memory.footprints[model.name] = bytes
             }
         }

@@ -33,7 +33,8 @@ public enum EngineFactory {
         if case .local(let path)? = model.vision?.file { projector = path }
         return LlamaEngine.Configuration(
             libraryPath: LlamaLibraryLocator.locate(manifestLibrary: runtimes.llamaLibrary), modelPath: path,
-            projectorPath: projector, modelName: model.name, context: model.context, parallel: options?.parallel ?? 4, threads: options?.threads,
+            projectorPath: projector, modelName: model.name, context: model.context, parallel: options?.parallel ?? 4,
+            threads: options?.threads,
             sampling: Sampling(model.sampling), chatTemplate: model.chatTemplate.map(ChatTemplate.init),
             thinking: Bool(model.thinking), gpuLayers: options?.gpuLayers ?? 0, promptCacheDirectory: cacheDirectory,
             logger: logger)

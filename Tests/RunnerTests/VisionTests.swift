@@ -89,7 +89,10 @@ struct VisionTests {
     }
 
     /// An OpenAI chat at temperature 0: the answer's text and usage, or the error answer.
-    func openAI(_ messages: [[String: Any]], model: String = "vlm") async throws -> (Curl.Answer, [String: Any]) {
+    func openAI(_ messages: [[String: Any]], model: String = "vlm", base: String? = nil) async throws -> (
+        Curl.Answer, [String: Any]
+    ) {
+        let base = base ?? self.base
         let answer = try await request(
             "\(base)/v1/chat/completions",
             body: ["model": model, "messages": messages, "temperature": 0, "max_tokens": 8] as [String: Any])
@@ -105,11 +108,11 @@ struct VisionTests {
         return usage?[key] as? Int ?? (usage?["prompt_tokens_details"] as? [String: Any])?[key] as? Int
     }
 
-    /// `rockchipllama_images_encoded_total` for the vlm model over every API.
-    func imagesEncoded() async throws -> Int {
+    /// `rockchipllama_images_encoded_total` for `model` over every API.
+    func imagesEncoded(_ model: String = "vlm") async throws -> Int {
         let metrics = try await request("\(base)/metrics").body
         return metrics.split(separator: "\n")
-            .filter { $0.hasPrefix("rockchipllama_images_encoded_total{") && $0.contains(#"model="vlm""#) }
+            .filter { $0.hasPrefix("rockchipllama_images_encoded_total{") && $0.contains("model=\"\(model)\"") }
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0) { $0 + Int($1) }
     }
 
@@ -256,6 +259,97 @@ struct VisionTests {
         // A new image is encoded.
         _ = try await openAI([["role": "user", "content": [imagePart(try vlm.base64("blue"))]]])
         #expect(try await imagesEncoded() == encoded + 1)
+        #expect(try await apply.terminate() == 0)
+    }
+
+    /// An rkllm model on RKLLMSim (each ABI build) with its vision encoder on RKNNSim: the simulated `.rknn`
+    /// names the same projector and model, so the whole path runs here, from the HTTP request to the
+    /// runtime's multimodal input.
+    @Test(arguments: ["1.2", "1.3"]) func imagesReachAnNPUModelThroughItsEncoder(abi: String) async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let vlm = try generate(in: device.directory)
+        let encoder = device.directory.appendingPathComponent("vision.rknn")
+        try "RKNNSIM 1\nprojector=\(vlm.projector)\ntext_model=\(ServedDevice.model)\n".write(
+            to: encoder, atomically: true, encoding: .utf8)
+        let repository = RunnerProcess.repository
+        let rkllm = repository.appendingPathComponent(".deps/rkllmsim/\(abi)/librkllmrt.so").resolvingSymlinksInPath().path
+        let rknn = repository.appendingPathComponent(".deps/rknnsim/librknnrt.so").resolvingSymlinksInPath().path
+        let port = 18_321
+        let base = "http://127.0.0.1:\(port)"
+        let manifest = device.directory.appendingPathComponent("npu.yaml")
+        try """
+        apiVersion: rockchipllama/v1
+        kind: Device
+        metadata: {name: npu-vision}
+        runtimes:
+          rkllm: {library: \(rkllm)}
+          rknn: {library: \(rknn)}
+        models:
+          - name: npu-vlm
+            engine: rkllm
+            source: {path: \(ServedDevice.model)}
+            context: 1024
+            sampling: {temperature: 0}
+            vision:
+              encoder: {path: \(encoder.path)}
+              imageStart: "<jupyter_start>"
+              imageEnd: "<jupyter_output>"
+              imageContent: "<empty_output>"
+              npuCores: [0, 1, 2]
+        endpoints:
+          - {name: local, listen: "127.0.0.1:\(port)", apis: [openai, ollama, metrics]}
+        """.write(to: manifest, atomically: true, encoding: .utf8)
+        let apply = try RunnerProcess.start(
+            ["apply", manifest.path, "--state-dir", device.state.path, "--readiness-timeout", "120"],
+            environment: ServedDevice.environment)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+        try await eventually("the endpoint to be ready", timeout: .seconds(150)) {
+            guard apply.process.isRunning else { return true }
+            return (try? await request("\(base)/readyz"))?.status == 200
+        }
+        try #require(apply.process.isRunning, "\(apply.output().stderr)")
+
+        func turn(_ image: String) throws -> [String: Any] {
+            [
+                "role": "user",
+                "content": [imagePart(try vlm.base64(image)), ["type": "text", "text": "Describe the image."]],
+            ]
+        }
+        let (redAnswer, red) = try await openAI([try turn("red")], model: "npu-vlm", base: base)
+        #expect(redAnswer.status == 200, "\(redAnswer.body)")
+        let redText = try #require(content(red))
+        #expect(!redText.isEmpty)
+        #expect(usage(red, "image_tokens") == vlm.imageTokens)
+        let encoded = try await imagesEncoded("npu-vlm")
+        #expect(encoded == 1)
+        #expect(content(try await openAI([try turn("red")], model: "npu-vlm", base: base).1) == redText)
+        #expect(try await imagesEncoded("npu-vlm") == encoded, "a repeated image is not encoded again")
+        let blue = try #require(content(try await openAI([try turn("blue")], model: "npu-vlm", base: base).1))
+        #expect(blue != redText, "another image gives another answer")
+        #expect(try await imagesEncoded("npu-vlm") == encoded + 1)
+
+        // A follow-up turn continues the conversation the runtime holds (blue's): nothing is encoded.
+        let (followAnswer, follow) = try await openAI(
+            [try turn("blue"), ["role": "assistant", "content": blue], ["role": "user", "content": "And its colours?"]],
+            model: "npu-vlm", base: base)
+        #expect(followAnswer.status == 200, "\(followAnswer.body)")
+        #expect(content(follow)?.isEmpty == false)
+        #expect(try await imagesEncoded("npu-vlm") == encoded + 1)
+
+        let ollama = try await request(
+            "\(base)/api/chat",
+            body: [
+                "model": "npu-vlm", "stream": false, "options": ["temperature": 0],
+                "messages": [["role": "user", "content": "Describe the image.", "images": [try vlm.base64("red")]]],
+            ] as [String: Any])
+        #expect(ollama.status == 200, "\(ollama.body)")
+        #expect((try json(ollama)["message"] as? [String: Any])?["content"] as? String == redText)
+
+        let (bad, badReply) = try await openAI([try turn("truncated")], model: "npu-vlm", base: base)
+        #expect(bad.status == 400, "\(bad.body)")
+        let badMessage = (badReply["error"] as? [String: Any])?["message"] as? String
+        #expect(badMessage?.contains("could not be decoded") == true, "\(bad.body)")
         #expect(try await apply.terminate() == 0)
     }
 }

@@ -45,7 +45,8 @@ public final class RKLLMEngine: Engine {
 
     public func generate(_ request: GenerationRequest) async throws -> AsyncThrowingStream<GenerationEvent, any Error> {
         try validate(request)
-        let images = try imageDecoder.map { decoder throws(EngineError) in try DecodedImage.all(in: request, library: decoder) } ?? []
+        let images =
+            try imageDecoder.map { decoder throws(EngineError) in try DecodedImage.all(in: request, library: decoder) } ?? []
         guard shared.admit(limit: configuration.queueLimit) else {
             throw EngineError(
                 .busy, "\(configuration.queueLimit) requests are already waiting for model \(configuration.modelName)")

@@ -51,7 +51,8 @@ final class RKNNEncoder {
             guard count.n_input == 1, count.n_output >= 1 else {
                 throw EngineError(
                     .modelLoadFailed,
-                    "the vision encoder \(modelPath) has \(count.n_input) inputs and \(count.n_output) outputs; one image input is expected")
+                    "the vision encoder \(modelPath) has \(count.n_input) inputs and \(count.n_output) outputs; one image input is expected"
+                )
             }
             let input = try Self.attribute(symbols, context, RKNN_QUERY_INPUT_ATTR, index: 0)
             let output = try Self.attribute(symbols, context, RKNN_QUERY_OUTPUT_ATTR, index: 0)
