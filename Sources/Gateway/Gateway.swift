@@ -1,6 +1,7 @@
 public import Engine
 internal import Foundation
 public import Hummingbird
+public import Manifest
 internal import NIOCore
 internal import NIOFoundationEssentialsCompat
 internal import Synchronization
@@ -12,10 +13,13 @@ public struct Gateway: Sendable {
         public var maxBodyBytes: Int
         /// Requests admitted per model (running and queued) before answering 429.
         public var maxInFlightPerModel: Int
+        /// Image URLs this endpoint fetches; nil: none.
+        public var remoteImages: ResolvedRemoteImages?
 
-        public init(maxBodyBytes: Int = 32 << 20, maxInFlightPerModel: Int = 64) {
+        public init(maxBodyBytes: Int = 32 << 20, maxInFlightPerModel: Int = 64, remoteImages: ResolvedRemoteImages? = nil) {
             self.maxBodyBytes = maxBodyBytes
             self.maxInFlightPerModel = maxInFlightPerModel
+            self.remoteImages = remoteImages
         }
     }
 

@@ -97,8 +97,25 @@ extension ManifestResolver {
                 ResolvedEndpoint(
                     name: endpoint.name, listen: endpoint.listen, apis: endpoint.apis ?? [.openai, .ollama], models: exposed,
                     tokensFile: tokensFile, corsOrigins: endpoint.cors?.origins ?? [],
-                    maxBodyBytes: endpoint.maxBodyBytes ?? Self.defaultMaxBodyBytes))
+                    maxBodyBytes: endpoint.maxBodyBytes ?? Self.defaultMaxBodyBytes,
+                    remoteImages: resolveRemoteImages(endpoint.remoteImages, at: path.appending("remoteImages"))))
         }
         return resolved
+    }
+
+    private mutating func resolveRemoteImages(_ remote: RemoteImages?, at path: ManifestPath) -> ResolvedRemoteImages? {
+        guard let remote else { return nil }
+        if remote.hosts.isEmpty { error(path.appending("hosts"), "hosts must list at least one host name (or *)") }
+        for (index, host) in remote.hosts.enumerated()
+        where host.isEmpty || host.contains("/") || host.contains(":") && !host.contains("]") || host.contains(" ") {
+            error(
+                path.appending("hosts").appending(index),
+                "'\(host)' is not a host name; give names or addresses only (no scheme, port or path), or *")
+        }
+        let timeout = remote.timeout ?? ResolvedRemoteImages.defaultTimeout
+        if timeout.milliseconds < 100 { error(path.appending("timeout"), "timeout must be at least 100ms") }
+        let maxBytes = remote.maxSize.map { Int(clamping: $0.bytes) } ?? ResolvedRemoteImages.defaultMaxBytes
+        if maxBytes < 1024 { error(path.appending("maxSize"), "maxSize must be at least 1KiB") }
+        return ResolvedRemoteImages(hosts: remote.hosts.map { $0.lowercased() }, timeout: timeout, maxBytes: maxBytes)
     }
 }

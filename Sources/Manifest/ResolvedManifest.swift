@@ -178,6 +178,18 @@ public struct ResolvedEndpoint: Codable, Sendable, Equatable {
     public var tokensFile: String?
     public var corsOrigins: [String]
     public var maxBodyBytes: Int
+    /// nil: image URLs are refused.
+    public var remoteImages: ResolvedRemoteImages?
+}
+
+public struct ResolvedRemoteImages: Codable, Sendable, Equatable {
+    /// Lower-cased; `*` allows any host.
+    public var hosts: [String]
+    public var timeout: ManifestDuration
+    public var maxBytes: Int
+
+    public static let defaultTimeout = ManifestDuration.seconds(10)
+    public static let defaultMaxBytes = 20 << 20
 }
 
 public struct ResolvedGitSource: Codable, Sendable, Equatable {

@@ -110,6 +110,16 @@ public struct Endpoint: Codable, Sendable, Equatable {
     public var auth: Auth?
     public var cors: CORS?
     public var maxBodyBytes: Int?
+    public var remoteImages: RemoteImages?
+}
+
+/// Image URLs the endpoint fetches on a client's behalf (OpenAI `image_url` with http or https). Off unless
+/// given: a server that fetches any URL it is sent can be pointed at the inside of its own network.
+public struct RemoteImages: Codable, Sendable, Equatable {
+    /// Host names (or addresses) URLs may name; `*` allows any.
+    public var hosts: [String]
+    public var timeout: ManifestDuration?
+    public var maxSize: ByteSize?
 }
 
 public enum APIKind: String, ManifestEnum {

@@ -42,6 +42,7 @@ typedef struct {
     run_slot *slots;
     RKLLMResult *results;
     sim_tokens *new_tokens; /* per slot: what this run appends */
+    sim_image_list *new_images; /* per slot: the images behind the placeholders of new_tokens */
     int *new_sys_len;
     bool *fresh;
     int *keep; /* per slot: tokens an n_keep shift keeps (for the error message) */
@@ -58,6 +59,12 @@ typedef struct {
 } run_state;
 
 #define REPLY_END (-2) /* "sampled" past the end of the canned reply */
+
+#if SIM_ABI_13
+typedef RKLLM13MultiModalInput sim_mm_input_t;
+#else
+typedef RKLLM12MultiModalInput sim_mm_input_t;
+#endif
 
 static bool abort_requested(const run_state *r) {
     return atomic_load(&r->h->abort_flag) || atomic_load(&r->h->destroying);
@@ -175,8 +182,28 @@ static void batch_add(struct llama_batch *batch, llama_token tok, llama_pos pos,
     batch->logits[i] = output;
 }
 
-/* Computes slot b's pending history (hist[kv_n..]) in chunks. For GENERATE it then samples the first token;
- * `rows` (hidden-layer/logits modes) receives per-token hidden states or the last token's logits.
+/* An image position: its embedding row instead of a token. */
+static void batch_add_row(struct llama_batch *batch, const float *row, int width, llama_pos pos, llama_seq_id seq,
+                          bool output) {
+    int i = batch->n_tokens++;
+    memcpy(batch->embd + (size_t)i * (size_t)width, row, (size_t)width * sizeof(float));
+    batch->pos[i] = pos;
+    batch->n_seq_id[i] = 1;
+    batch->seq_id[i][0] = seq;
+    batch->logits[i] = output;
+}
+
+static struct llama_batch *image_batch(sim_handle *h) {
+    if (!h->ebatch_cap) {
+        h->ebatch = llama_batch_init(SIM_PREFILL_CHUNK, h->n_embd_inp, 1);
+        h->ebatch_cap = SIM_PREFILL_CHUNK;
+    }
+    return &h->ebatch;
+}
+
+/* Computes slot b's pending history (hist[kv_n..]) in chunks: runs of tokens, and runs of image positions
+ * decoded from their embedding rows. For GENERATE it then samples the first token; `rows` (hidden-layer/
+ * logits modes) receives per-token hidden states or the last token's logits.
  * 0 done, 1 aborted, -1 llama.cpp failed. */
 static int prefill(run_state *r, int b, int mode, float *rows) {
     sim_handle *h = r->h;
@@ -194,13 +221,31 @@ static int prefill(run_state *r, int b, int mode, float *rows) {
         if (abort_requested(r)) return 1;
         int n = q->hist.n - q->kv_n;
         if (n > chunk_max) n = chunk_max;
-        h->batch.n_tokens = 0;
+        /* a llama.cpp batch carries tokens or embeddings, not both: a chunk ends where the kind changes */
+        bool image = sim_is_placeholder(q->hist.v[q->kv_n]);
+        for (int i = 1; i < n; i++) {
+            if (sim_is_placeholder(q->hist.v[q->kv_n + i]) != image) {
+                n = i;
+                break;
+            }
+        }
+        struct llama_batch *batch = image ? image_batch(h) : &h->batch;
+        batch->n_tokens = 0;
         for (int i = 0; i < n; i++) {
             int pos = q->kv_n + i;
             bool out = mode == RKLLM_INFER_GET_LAST_HIDDEN_LAYER || pos == q->hist.n - 1;
-            batch_add(&h->batch, q->hist.v[pos], pos, b, out);
+            if (!image) {
+                batch_add(batch, q->hist.v[pos], pos, b, out);
+                continue;
+            }
+            const float *row = sim_seq_image_row(h, b, q->hist.v[pos]);
+            if (!row) {
+                sim_log('E', "rkllm_run: RKLLMSim lost the embedding of image position %d of batch %d", pos, b);
+                return -1;
+            }
+            batch_add_row(batch, row, h->n_embd_inp, pos, b, out);
         }
-        int rc = llama_decode(h->ctx, h->batch);
+        int rc = llama_decode(h->ctx, *batch);
         if (rc != 0) {
             sim_log('E', "rkllm_run: llama_decode failed (%d) while prefilling batch %d", rc, b);
             return -1;
@@ -432,7 +477,8 @@ static int run_locked(run_state *r) {
     for (int b = 0; b < r->n; b++) {
         const sim_seq *q = &h->seqs[b];
         r->fresh[b] = mode != RKLLM_INFER_GENERATE || !infer->keep_history || q->hist.n == 0;
-        if (sim_build_input(h, b, &r->inputs[b], r->fresh[b], &r->new_tokens[b], &r->new_sys_len[b]))
+        if (sim_build_input(h, b, &r->inputs[b], r->fresh[b], &r->new_tokens[b], &r->new_sys_len[b],
+                            &r->new_images[b]))
             return run_error(r, "the input of batch %d cannot be used", b);
         int add = r->new_tokens[b].n;
         if (r->fresh[b] && add == 0) return run_error(r, "the input of batch %d is empty", b);
@@ -457,6 +503,7 @@ static int run_locked(run_state *r) {
             sim_seq_reset(h, b);
             int reused = mode == RKLLM_INFER_GENERATE ? sim_cache_restore(h, b, &r->new_tokens[b]) : 0;
             toks_append(&q->hist, r->new_tokens[b].v, r->new_tokens[b].n);
+            sim_seq_images_commit(h, b, &r->new_images[b]);
             q->kv_n = reused;
             q->sys_len = r->new_sys_len[b];
             s->n_before = reused;
@@ -480,6 +527,7 @@ static int run_locked(run_state *r) {
             }
             s->n_before = q->hist.n;
             toks_append(&q->hist, r->new_tokens[b].v, add);
+            sim_seq_images_commit(h, b, &r->new_images[b]); /* also forgets images the shift dropped */
         }
         if (mode == RKLLM_INFER_GENERATE) s->smpl = make_sampler(h, &r->sampling, b);
     }
@@ -558,6 +606,7 @@ static int run_with_lock_held(sim_handle *h, const sim_input_t *inputs, const si
     r.slots = sim_xcalloc((size_t)r.n, sizeof *r.slots);
     r.results = sim_xcalloc((size_t)r.n, sizeof *r.results);
     r.new_tokens = sim_xcalloc((size_t)r.n, sizeof *r.new_tokens);
+    r.new_images = sim_xcalloc((size_t)r.n, sizeof *r.new_images);
     r.new_sys_len = sim_xcalloc((size_t)r.n, sizeof *r.new_sys_len);
     r.fresh = sim_xcalloc((size_t)r.n, sizeof *r.fresh);
     r.keep = sim_xcalloc((size_t)r.n, sizeof *r.keep);
@@ -583,12 +632,14 @@ static int run_with_lock_held(sim_handle *h, const sim_input_t *inputs, const si
         if (r.slots[b].smpl) llama_sampler_free(r.slots[b].smpl);
         buf_free(&r.slots[b].held);
         toks_free(&r.new_tokens[b]);
+        sim_images_clear(&r.new_images[b]); /* rows not owned: they are the input's */
     }
     toks_free(&r.reply);
     sim_cache_snapshot_free(&r.save);
     free(r.slots);
     free(r.results);
     free(r.new_tokens);
+    free(r.new_images);
     free(r.new_sys_len);
     free(r.fresh);
     free(r.keep);
@@ -619,6 +670,8 @@ static void trace_run(const char *call, const sim_handle *h, const sim_input_t *
             for (size_t i = 0; ti->input_ids && i < ti->n_tokens; i++)
                 buf_printf(&tr, "%s%d", i ? "," : "", (int)ti->input_ids[i]);
             buf_puts(&tr, "]");
+        } else if (in->input_type == RKLLM_INPUT_MULTIMODAL) {
+            sim_mm_trace(h, in, &tr);
         } else {
             trace_str(&tr, "text", NULL);
         }
@@ -721,6 +774,29 @@ static const char *job_str(async_job *j, const char *s) {
     return s ? job_keep(j, sim_strdup(s)) : NULL;
 }
 
+/* The prompt, the 1.3 tag strings and the embedding rows; the rows only when the run may read them (when it
+ * will refuse the input before reading, their pointer is left as it is). Video fields are never read. */
+static void job_copy_multimodal(async_job *j, const sim_handle *h, sim_input_t *in) {
+    sim_mm v;
+    sim_mm_view(h, in, &v);
+    float *embed = NULL;
+    if (sim_mm_readable(h, &v)) {
+        size_t bytes = v.n_image * v.n_tokens * (size_t)h->n_embd_inp * sizeof(float);
+        embed = job_keep(j, sim_xmalloc(bytes));
+        memcpy(embed, v.embed, bytes);
+    }
+    sim_mm_input_t *m = &in->payload.multimodal_input;
+    m->prompt = (char *)job_str(j, m->prompt);
+#if SIM_ABI_13
+    m->image.image_start = job_str(j, m->image.image_start);
+    m->image.image_end = job_str(j, m->image.image_end);
+    m->image.image_content = job_str(j, m->image.image_content);
+    if (embed) m->image.image_embed = embed;
+#else
+    if (embed) m->image_embed = embed;
+#endif
+}
+
 static void job_free(async_job *j) {
     for (int i = 0; i < j->n_allocs; i++) free(j->allocs[i]);
     free(j->allocs);
@@ -761,8 +837,10 @@ SIM_API int rkllm_run_async(LLMHandle handle, sim_input_t *rkllm_input, sim_infe
             int32_t *ids = job_keep(j, sim_xmalloc(bytes));
             memcpy(ids, in->payload.token_input.input_ids, bytes);
             in->payload.token_input.input_ids = ids;
+        } else if (in->input_type == RKLLM_INPUT_MULTIMODAL) {
+            job_copy_multimodal(j, h, in);
         }
-        /* EMBED / MULTIMODAL are refused by the run without being read */
+        /* EMBED is refused by the run without being read */
     }
     j->infer = *rkllm_infer_params;
     if (j->infer.lora_params) {

@@ -56,6 +56,7 @@ void sim_seq_reset(sim_handle *h, int b) {
     q->hist.n = 0;
     q->kv_n = 0;
     q->sys_len = 0;
+    sim_images_clear(&q->images);
 }
 
 void sim_seq_truncate(sim_handle *h, int b, int n) {
@@ -208,6 +209,11 @@ static void trace_init(const sim_param_t *p, int result) {
         trace_int(&tr, "cpus_mask", p->extend_param.enabled_cpus_mask);
         trace_int(&tr, "n_batch", p->extend_param.n_batch);
         trace_int(&tr, "use_cross_attn", p->extend_param.use_cross_attn);
+#if !SIM_ABI_13
+        trace_str(&tr, "img_start", p->img_start);
+        trace_str(&tr, "img_end", p->img_end);
+        trace_str(&tr, "img_content", p->img_content);
+#endif
     }
     trace_int(&tr, "result", result);
     trace_end(&tr);
@@ -224,10 +230,19 @@ static void handle_free(sim_handle *h) {
     free(h->loras);
     sim_cache_release(h);
     if (h->seqs)
-        for (int b = 0; b < h->n_batch; b++) toks_free(&h->seqs[b].hist);
+        for (int b = 0; b < h->n_batch; b++) {
+            toks_free(&h->seqs[b].hist);
+            sim_images_clear(&h->seqs[b].images);
+        }
     free(h->seqs);
     sim_template_free(&h->tmpl);
+#if !SIM_ABI_13
+    free(h->img_start);
+    free(h->img_end);
+    free(h->img_content);
+#endif
     if (h->batch_cap) llama_batch_free(h->batch);
+    if (h->ebatch_cap) llama_batch_free(h->ebatch);
     if (h->ctx) llama_free(h->ctx);
     if (h->model) llama_model_free(h->model);
     pthread_mutex_destroy(&h->lock);
@@ -277,6 +292,10 @@ SIM_API int rkllm_init(LLMHandle *handle, sim_param_t *param, sim_init_callback_
 #else
     h->ignore_eos = false;
     h->callback = callback;
+    /* the caller may free the tag strings once rkllm_init returns */
+    h->img_start = param->img_start ? sim_strdup(param->img_start) : NULL;
+    h->img_end = param->img_end ? sim_strdup(param->img_end) : NULL;
+    h->img_content = param->img_content ? sim_strdup(param->img_content) : NULL;
 #endif
     h->sampling = (sim_sampling){param->top_k,          param->top_p,
                                  param->temperature,    param->repeat_penalty,
@@ -325,6 +344,7 @@ SIM_API int rkllm_init(LLMHandle *handle, sim_param_t *param, sim_init_callback_
     h->mem = llama_get_memory(h->ctx);
     h->n_vocab = llama_vocab_n_tokens(h->vocab);
     h->n_embd = llama_model_n_embd(h->model);
+    h->n_embd_inp = llama_model_n_embd_inp(h->model);
     h->n_layer = llama_model_n_layer(h->model);
     h->seqs = sim_xcalloc((size_t)n_batch, sizeof *h->seqs);
     h->batch_cap = SIM_PREFILL_CHUNK > n_batch ? SIM_PREFILL_CHUNK : n_batch;

@@ -4,8 +4,8 @@
  * RKLLMSim is not the vendor runtime and never touches an NPU. It exports the same symbols with the same
  * struct layouts (Sources/CRKLLM/rkllm_abi.h) so that the Swift RKLLM engine can be developed and tested
  * on machines without an RK3588: the GGUF model runs on the CPU through libllama, and the runtime's
- * documented behaviour (chat template applied to PROMPT input, keep_history, n_keep, prompt-cache files,
- * abort, pause, per-batch results, WAITING for split UTF-8) is reproduced on top of it.
+ * documented behaviour (chat template applied to PROMPT input, multimodal input, keep_history, n_keep,
+ * prompt-cache files, abort, pause, per-batch results, WAITING for split UTF-8) is reproduced on top of it.
  *
  * One source tree, compiled twice: -DRKLLMSIM_ABI=12 gives a library with the 1.2.1-1.2.3 ABI (reporting
  * itself as runtime 1.2.3), -DRKLLMSIM_ABI=13 one with the 1.3.0 ABI. The few types and signatures that
@@ -119,9 +119,44 @@ typedef struct {
     float mirostat_eta;
 } sim_sampling;
 
+/* ---- images (image.c) ------------------------------------------------------------------------------
+ * An image position of a history holds no token: it holds a PLACEHOLDER, a value below any token id,
+ * derived from a hash of the image's embedding rows (row i of an image whose placeholder base is B holds
+ * B + i, modulo 2^30). Equal placeholders at equal positions after an equal prefix mean equal embeddings,
+ * so prefix reuse (prompt cache) works across images, and a different image at the same place stops it.
+ * The rows themselves are kept by the slot (sim_seq.images) for as long as its history refers to them,
+ * so that image positions can be recomputed (context shift, range clear). */
+
+#define SIM_PH_MASK 0x3FFFFFFFu /* placeholders are INT32_MIN + (30 bits) */
+
+static inline bool sim_is_placeholder(llama_token t) {
+    return t < -(1 << 30); /* [INT32_MIN, INT32_MIN + 2^30 - 1]; -1 and -2 are never placeholders */
+}
+
+static inline llama_token sim_placeholder(uint32_t base, int row) {
+    return (llama_token)(INT32_MIN + (int32_t)((base + (uint32_t)row) & SIM_PH_MASK));
+}
+
+typedef struct {
+    uint64_t hash;     /* of the rows (and their count) */
+    uint32_t base;     /* placeholder of row 0, before INT32_MIN is added */
+    int n_rows;        /* n_image_tokens */
+    const float *rows; /* n_rows x n_embd_inp floats */
+    bool owned;        /* rows is a copy to free (a slot's store) or the caller's buffer (a run's input) */
+} sim_image;
+
+typedef struct {
+    sim_image *v;
+    int n;
+} sim_image_list;
+
+void sim_images_clear(sim_image_list *l);
+
 /* One batch slot = one llama.cpp sequence (seq_id = batch index). */
 typedef struct {
-    sim_tokens hist; /* the conversation of this slot, positions 0..n-1: what a keep_history=1 run continues */
+    sim_tokens hist; /* the conversation of this slot, positions 0..n-1: what a keep_history=1 run continues;
+                        image positions hold placeholders (above), never token ids */
+    sim_image_list images; /* the embedding rows behind the placeholders of hist (and maybe stale ones) */
     int kv_n;        /* how many leading hist tokens are in the KV cache; the rest is computed by the next run
                         (the last generated token, or tokens after a range clear or an n_keep shift) */
     int sys_len;     /* leading hist tokens that are the system block (kept by clear_kv_cache(keep=1)) */
@@ -167,6 +202,7 @@ typedef struct sim_handle {
     llama_memory_t mem;
     int n_vocab;
     int n_embd;
+    int n_embd_inp; /* width of an input embedding row (llama_model_n_embd_inp): image_embed's row width */
     int n_layer;
     uint64_t model_file_size;
 
@@ -178,6 +214,11 @@ typedef struct sim_handle {
     bool skip_special;
     bool ignore_eos;
     sim_sampling sampling;
+#if !SIM_ABI_13
+    char *img_start; /* 1.2: RKLLMParam.img_start/img_end/img_content, copied at init (NULL: not set) */
+    char *img_end;
+    char *img_content;
+#endif
     LLMResultCallback callback;
     void *callback_userdata; /* 1.3: RKLLMCallback.result_userdata */
 
@@ -188,6 +229,8 @@ typedef struct sim_handle {
     sim_prompt_cache pcache;
     struct llama_batch batch;
     int batch_cap;
+    struct llama_batch ebatch; /* embedding rows (image positions); allocated at the first image */
+    int ebatch_cap;
 
     /* Serialises every API call that touches the state above; a run holds it for its whole duration.
      * rkllm_abort and rkllm_is_running only touch the atomics. */
@@ -225,8 +268,40 @@ void sim_token_piece(sim_handle *h, llama_token tok, bool skip_special, sim_buf 
 int sim_template_init(sim_handle *h); /* derives the triple from the GGUF template */
 void sim_template_free(sim_template *t);
 /* Builds the tokens a run adds to slot b for one input. `fresh`: the slot starts empty (the system block
- * is included and *sys_len receives its token count). On error prints why and returns -1. */
-int sim_build_input(sim_handle *h, int b, const sim_input_t *in, bool fresh, sim_tokens *out, int *sys_len);
+ * is included and *sys_len receives its token count). Multimodal input also gets the images behind its
+ * placeholders in *images (rows pointing into the input). On error prints why and returns -1. */
+int sim_build_input(sim_handle *h, int b, const sim_input_t *in, bool fresh, sim_tokens *out, int *sys_len,
+                    sim_image_list *images);
+
+/* ---- image.c ------------------------------------------------------------------------------------- */
+
+/* A multimodal input seen the same way in both ABIs (1.2 tags come from the init param). */
+typedef struct {
+    const char *prompt;
+    const float *embed;
+    size_t n_tokens; /* per image */
+    size_t n_image;
+    size_t width, height;
+    const char *start, *end, *content;
+    bool video; /* 1.3: some video field is set */
+} sim_mm;
+
+void sim_mm_view(const sim_handle *h, const sim_input_t *in, sim_mm *v);
+/* The counts are set, within max_context_len, and image_embed is not NULL: n_image x n_tokens x n_embd_inp
+ * floats may be read. */
+bool sim_mm_readable(const sim_handle *h, const sim_mm *v);
+/* Checks a multimodal input before anything is read from image_embed. 0, or -1 after printing why. */
+int sim_mm_check(sim_handle *h, int b, const sim_mm *v);
+/* Appends head + prompt + tail with each <image> expanded to start tag, placeholders, end tag; the images
+ * go to *images. 0 or -1. */
+int sim_mm_tokens(sim_handle *h, int b, const sim_mm *v, const char *head, const char *tail, sim_tokens *out,
+                  sim_image_list *images);
+/* Makes slot b keep the rows of `added` (copies) and forget the images its history no longer refers to. */
+void sim_seq_images_commit(sim_handle *h, int b, const sim_image_list *added);
+/* The embedding row behind placeholder t in slot b, or NULL. */
+const float *sim_seq_image_row(const sim_handle *h, int b, llama_token t);
+/* Trace of a multimodal input: ,"text":...,"image":{...}[,"video":...] */
+void sim_mm_trace(const sim_handle *h, const sim_input_t *in, sim_buf *tr);
 
 /* ---- cache.c ------------------------------------------------------------------------------------- */
 

@@ -234,36 +234,63 @@ SIM_API int rkllm_set_function_tools(LLMHandle handle, const char *system_prompt
     return 0;
 }
 
-int sim_build_input(sim_handle *h, int b, const sim_input_t *in, bool fresh, sim_tokens *out, int *sys_len) {
+/* The text around a user text: head = [end-of-turn] + prefix [+ tool open tag], tail = [tool close tag] +
+ * postfix [+ empty think block]. PROMPT input is head + text + tail, tokenized as one string. */
+static void prompt_parts(sim_handle *h, int b, const sim_input_t *in, bool fresh, sim_buf *head, sim_buf *tail) {
+    const sim_template *t = &h->tmpl;
+    bool tool = in->role && strcmp(in->role, "tool") == 0;
+    const sim_seq *q = &h->seqs[b];
+    bool only_system = q->sys_len > 0 && q->hist.n == q->sys_len;
+    if (!fresh && !only_system) buf_puts(head, t->eot);
+    buf_puts(head, t->prefix);
+    if (tool) {
+        buf_printf(head, "<%s>\n", t->tool_tag);
+        buf_printf(tail, "\n</%s>", t->tool_tag);
+    }
+    buf_puts(tail, t->postfix);
+    if (t->think_switch && !t->custom && !in->enable_thinking) buf_puts(tail, EMPTY_THINK_BLOCK);
+}
+
+int sim_build_input(sim_handle *h, int b, const sim_input_t *in, bool fresh, sim_tokens *out, int *sys_len,
+                    sim_image_list *images) {
     const sim_template *t = &h->tmpl;
     *sys_len = 0;
     switch (in->input_type) {
-    case RKLLM_INPUT_PROMPT: {
-        const char *text = in->payload.prompt_input ? in->payload.prompt_input : "";
-        bool tool = in->role && strcmp(in->role, "tool") == 0;
+    case RKLLM_INPUT_PROMPT:
+    case RKLLM_INPUT_MULTIMODAL: {
+        bool mm = in->input_type == RKLLM_INPUT_MULTIMODAL;
+        sim_mm v;
+        if (mm) {
+            sim_mm_view(h, in, &v);
+            if (sim_mm_check(h, b, &v)) return -1;
+        }
+        const char *text = mm ? (v.prompt ? v.prompt : "") : in->payload.prompt_input ? in->payload.prompt_input : "";
         if (fresh) {
             /* the system block is tokenized on its own so its length is known exactly (for
              * keep_system_prompt and n_keep = -1); BOS, if the model wants one, belongs to it */
             if (sim_tokenize(h, t->system, true, out)) return -1;
             *sys_len = out->n;
         }
-        sim_buf s = {0};
-        const sim_seq *q = &h->seqs[b];
-        bool only_system = q->sys_len > 0 && q->hist.n == q->sys_len;
-        if (!fresh && !only_system) buf_puts(&s, t->eot);
-        buf_puts(&s, t->prefix);
-        if (tool) {
-            buf_printf(&s, "<%s>\n", t->tool_tag);
-            buf_puts(&s, text);
-            buf_printf(&s, "\n</%s>", t->tool_tag);
+        sim_buf head = {0}, tail = {0};
+        buf_reset(&head); /* "" rather than NULL when nothing is added */
+        buf_reset(&tail);
+        prompt_parts(h, b, in, fresh, &head, &tail);
+        if (sim_log_level() >= 2)
+            sim_log('I', "batch %d prompt: %s%s%s%s%s", b, fresh ? t->system : "", head.p, text, tail.p,
+                    mm ? " (each <image> expanded to the image tags and its embedding rows)" : "");
+        int rc;
+        if (mm) {
+            rc = sim_mm_tokens(h, b, &v, head.p, tail.p, out, images);
         } else {
+            sim_buf s = {0};
+            buf_put(&s, head.p, head.n);
             buf_puts(&s, text);
+            buf_put(&s, tail.p, tail.n);
+            rc = sim_tokenize(h, s.p, false, out);
+            buf_free(&s);
         }
-        buf_puts(&s, t->postfix);
-        if (t->think_switch && !t->custom && !in->enable_thinking) buf_puts(&s, EMPTY_THINK_BLOCK);
-        if (sim_log_level() >= 2) sim_log('I', "batch %d prompt: %s%s", b, fresh ? t->system : "", s.p);
-        int rc = sim_tokenize(h, s.p, false, out);
-        buf_free(&s);
+        buf_free(&head);
+        buf_free(&tail);
         return rc;
     }
     case RKLLM_INPUT_TOKEN: {
@@ -288,9 +315,6 @@ int sim_build_input(sim_handle *h, int b, const sim_input_t *in, bool fresh, sim
     }
     case RKLLM_INPUT_EMBED:
         sim_log('E', "RKLLMSim: embedding input (RKLLM_INPUT_EMBED) is not supported by the simulator");
-        return -1;
-    case RKLLM_INPUT_MULTIMODAL:
-        sim_log('E', "RKLLMSim: multimodal input (RKLLM_INPUT_MULTIMODAL) is not supported by the simulator");
         return -1;
     default:
         sim_log('E', "unknown input_type %d in batch %d", (int)in->input_type, b);

@@ -7,7 +7,9 @@
  * types of rkllm_abi.h for the given ABI generation, and exercises the runtime contract the engine relies
  * on: init and its failures, greedy generation, keep_history, KV clearing, abort (from another thread and
  * from the callback), pause, n_batch = 2 routing, prompt-cache save/load, hidden-layer and logits modes,
- * UTF-8 WAITING, the RKLLMSIM_REPLY hook, errors, the is_running convention, n_keep shifting and run_async.
+ * UTF-8 WAITING, the RKLLMSIM_REPLY hook, errors, the is_running convention, n_keep shifting, run_async and
+ * multimodal input (synthetic image embeddings: expansion, determinism, several images, refusals, history,
+ * prompt-cache reuse by placeholder).
  * Prints one line per check group; exits non-zero if any check failed. With a trace file, RKLLMSIM_TRACE
  * is set to it (scripts/rkllmsim-smoke.sh then checks that every line is JSON).
  */
@@ -148,6 +150,7 @@ typedef struct {
     int hidden_embd, hidden_tokens, hidden_bad;
     int logits_vocab, logits_tokens;
     int n_batch;
+    float *logits_out;      /* GET_LOGITS: the last logits are copied here (logits_vocab floats) */
     const char *watch_path; /* a file whose existence is recorded at each callback */
     int watch_seen_before_finish, watch_seen_at_finish;
 } collector;
@@ -202,6 +205,7 @@ static int on_result(RKLLMResult *res, void *userdata, LLMCallState state) {
             if (r->logits.logits) {
                 c->logits_vocab = r->logits.vocab_size;
                 c->logits_tokens = r->logits.num_tokens;
+                if (c->logits_out) memcpy(c->logits_out, r->logits.logits, (size_t)c->logits_vocab * sizeof(float));
             }
             if (r->token_id < 0) {
                 if (r->text) c->violations++; /* finished slot with text */
@@ -243,6 +247,7 @@ static int on_result(RKLLMResult *res, void *userdata, LLMCallState state) {
 typedef struct {
     const char *model;
     int ctx, n_batch, n_keep, max_new, top_k;
+    const char *img_start, *img_end, *img_content; /* 1.2 only: the image tags are init parameters */
 } init_opts;
 
 static collector default_collector; /* 1.3: RKLLMCallback.result_userdata */
@@ -258,6 +263,9 @@ static LLMHandle do_init(const init_opts *o, int *rc_out) {
         p.top_k = o->top_k;
         p.n_keep = o->n_keep;
         p.extend_param.n_batch = (uint8_t)o->n_batch;
+        p.img_start = o->img_start;
+        p.img_end = o->img_end;
+        p.img_content = o->img_content;
         rc = api.init12(&h, &p, on_result);
     } else {
         RKLLM13Param p = api.default13();
@@ -274,6 +282,15 @@ static LLMHandle do_init(const init_opts *o, int *rc_out) {
     return h;
 }
 
+/* A multimodal input; the tag strings are per call in 1.3 only (1.2 takes them at init). */
+typedef struct {
+    char *prompt;
+    float *embed;
+    size_t n_tokens, n_image, width, height;
+    const char *start, *end, *content;
+    size_t n_video;
+} mm_desc;
+
 typedef struct {
     const char *role;
     int type;
@@ -281,6 +298,7 @@ typedef struct {
     int32_t *ids;
     size_t n_ids;
     bool thinking;
+    const mm_desc *mm; /* RKLLM_INPUT_MULTIMODAL */
 } in_desc;
 
 typedef struct {
@@ -304,6 +322,14 @@ static int do_run_ex(LLMHandle h, const in_desc *in, int n, const run_opts *o, v
             if (in[b].type == RKLLM_INPUT_TOKEN) {
                 inputs[b].payload.token_input.input_ids = in[b].ids;
                 inputs[b].payload.token_input.n_tokens = in[b].n_ids;
+            } else if (in[b].type == RKLLM_INPUT_MULTIMODAL) {
+                RKLLM12MultiModalInput *m = &inputs[b].payload.multimodal_input;
+                m->prompt = in[b].mm->prompt;
+                m->image_embed = in[b].mm->embed;
+                m->n_image_tokens = in[b].mm->n_tokens;
+                m->n_image = in[b].mm->n_image;
+                m->image_width = in[b].mm->width;
+                m->image_height = in[b].mm->height;
             } else {
                 inputs[b].payload.prompt_input = in[b].text;
             }
@@ -325,6 +351,18 @@ static int do_run_ex(LLMHandle h, const in_desc *in, int n, const run_opts *o, v
         if (in[b].type == RKLLM_INPUT_TOKEN) {
             inputs[b].payload.token_input.input_ids = in[b].ids;
             inputs[b].payload.token_input.n_tokens = in[b].n_ids;
+        } else if (in[b].type == RKLLM_INPUT_MULTIMODAL) {
+            RKLLM13MultiModalInput *m = &inputs[b].payload.multimodal_input;
+            m->prompt = in[b].mm->prompt;
+            m->image.image_embed = in[b].mm->embed;
+            m->image.n_image_tokens = in[b].mm->n_tokens;
+            m->image.n_image = in[b].mm->n_image;
+            m->image.image_width = in[b].mm->width;
+            m->image.image_height = in[b].mm->height;
+            m->image.image_start = in[b].mm->start;
+            m->image.image_end = in[b].mm->end;
+            m->image.image_content = in[b].mm->content;
+            m->video.n_video = in[b].mm->n_video;
         } else {
             inputs[b].payload.prompt_input = in[b].text;
         }
@@ -343,7 +381,7 @@ static int do_run_ex(LLMHandle h, const in_desc *in, int n, const run_opts *o, v
 static int run1(LLMHandle h, const char *role, const char *text, int keep_history, collector *c) {
     collector_reset(c, 1);
     c->handle = h;
-    in_desc in = {role, RKLLM_INPUT_PROMPT, text, NULL, 0, false};
+    in_desc in = {role, RKLLM_INPUT_PROMPT, text, NULL, 0, false, NULL};
     run_opts o = {RKLLM_INFER_GENERATE, keep_history, NULL, NULL, 0, NULL};
     return do_run_ex(h, &in, 1, &o, c, false);
 }
@@ -392,7 +430,7 @@ static char tmpdir[256];
 static void check_init_failures(void) {
     group("init failures");
     int rc = 0;
-    init_opts o = {"/nonexistent/model.gguf", 512, 1, 0, 16, 1};
+    init_opts o = {"/nonexistent/model.gguf", 512, 1, 0, 16, 1, NULL, NULL, NULL};
     LLMHandle h = do_init(&o, &rc);
     CHECK(rc == -1 && h == NULL, "bad model path: rc %d handle %p", rc, h);
     char junk[300];
@@ -434,7 +472,7 @@ static void *abort_thread(void *arg) {
 }
 
 static void check_main(void) {
-    init_opts o = {model_path, 512, 1, -1, 48, 1};
+    init_opts o = {model_path, 512, 1, -1, 48, 1, NULL, NULL, NULL};
     int rc;
     group("init + greedy run");
     LLMHandle h = do_init(&o, &rc);
@@ -516,7 +554,7 @@ static void check_main(void) {
     collector_reset(&c, 1);
     c.pause_after = 3;
     {
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Tell me a story about a dragon.", NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Tell me a story about a dragon.", NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 1, NULL, NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
     }
@@ -536,7 +574,7 @@ static void check_main(void) {
     pthread_t t;
     pthread_create(&t, NULL, abort_thread, &a);
     {
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Go on.", NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Go on.", NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
     }
@@ -553,7 +591,7 @@ static void check_main(void) {
     c.handle = h;
     c.abort_after = 2;
     {
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Go on.", NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Go on.", NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
     }
@@ -563,7 +601,7 @@ static void check_main(void) {
     group("run_async");
     collector_reset(&c, 1);
     {
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Go on.", NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Go on.", NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, true);
     }
@@ -589,7 +627,7 @@ static void check_main(void) {
     const char *q = "Which products does ACME sell?";
     {
         /* "written after inference": a save run that is paused or aborted writes nothing */
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, q, NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, q, NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, cache_path, 0, NULL};
         collector_reset(&c, 1);
         c.pause_after = 2;
@@ -606,7 +644,7 @@ static void check_main(void) {
     collector_reset(&c, 1);
     c.watch_path = cache_path;
     {
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, q, NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, q, NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, cache_path, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
     }
@@ -651,7 +689,7 @@ static void check_main(void) {
     group("GET_LAST_HIDDEN_LAYER / LOGITS");
     collector_reset(&c, 1);
     {
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Embed this sentence.", NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Embed this sentence.", NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GET_LAST_HIDDEN_LAYER, 0, NULL, NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
     }
@@ -663,7 +701,7 @@ static void check_main(void) {
     CHECK(c.perf[0].generate_tokens == 0 && kv_size(h, 0) == 0, "hidden mode generated or kept tokens");
     collector_reset(&c, 1);
     {
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Logits please.", NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Logits please.", NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GET_LOGITS, 0, NULL, NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
     }
@@ -674,7 +712,7 @@ static void check_main(void) {
     {
         int32_t ids[] = {1, 9690, 198, 19556, 2};
         collector_reset(&c, 1);
-        in_desc in = {"user", RKLLM_INPUT_TOKEN, NULL, ids, 5, false};
+        in_desc in = {"user", RKLLM_INPUT_TOKEN, NULL, ids, 5, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
         CHECK(rc == 0 && c.perf[0].prefill_tokens == 5 && c.finish == 1, "rc %d prefill %d", rc,
@@ -684,14 +722,14 @@ static void check_main(void) {
     group("errors");
     collector_reset(&c, 1);
     {
-        in_desc in = {"user", RKLLM_INPUT_EMBED, NULL, NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_EMBED, NULL, NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
     }
     CHECK(rc == -1 && c.error == 1 && c.finish == 0, "EMBED input: rc %d error %d", rc, c.error);
     collector_reset(&c, 1);
     {
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, "hi", NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, "hi", NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, "no-such-lora", NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
     }
@@ -711,7 +749,7 @@ static void check_main(void) {
         group("1.3 per-run overrides");
         RKLLM13SamplingParam sp = {1, 0.9f, 0.0f, 1.0f, 0.0f, 0.0f, 0, 5.0f, 0.1f};
         collector_reset(&c, 1);
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Tell me a long story about the sea.", NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Tell me a long story about the sea.", NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, NULL, 5, &sp};
         rc = do_run_ex(h, &in, 1, &ro, &c, false);
         CHECK(rc == 0 && c.perf[0].generate_tokens <= 5 && c.finish == 1, "max_new_tokens 5: generated %d",
@@ -732,7 +770,7 @@ static void check_main(void) {
     setenv("RKLLMSIM_TOKEN_DELAY_MS", "40", 1);
     collector_reset(&c, 1);
     {
-        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Go on.", NULL, 0, false};
+        in_desc in = {"user", RKLLM_INPUT_PROMPT, "Go on.", NULL, 0, false, NULL};
         run_opts ro = {RKLLM_INFER_GENERATE, 0, NULL, NULL, 0, NULL};
         rc = do_run_ex(h, &in, 1, &ro, &c, true);
     }
@@ -749,7 +787,7 @@ static void check_main(void) {
 static void check_batch(void) {
     group("n_batch=2 routing");
     int rc;
-    init_opts o1 = {model_path, 256, 1, 0, 16, 1};
+    init_opts o1 = {model_path, 256, 1, 0, 16, 1, NULL, NULL, NULL};
     LLMHandle single = do_init(&o1, &rc);
     CHECK(rc == 0, "init single");
     const char *p[2] = {"What is the capital of France?", "Write a haiku about rain."};
@@ -757,13 +795,13 @@ static void check_batch(void) {
     for (int b = 0; b < 2; b++) run1(single, "user", p[b], 0, &s[b]);
     api.destroy(single);
 
-    init_opts o2 = {model_path, 256, 2, 0, 16, 1};
+    init_opts o2 = {model_path, 256, 2, 0, 16, 1, NULL, NULL, NULL};
     LLMHandle h = do_init(&o2, &rc);
     CHECK(rc == 0 && h, "init n_batch 2 rc %d", rc);
     if (!h) return;
     collector c;
     collector_reset(&c, 2);
-    in_desc in[2] = {{"user", RKLLM_INPUT_PROMPT, p[0], NULL, 0, false}, {"user", RKLLM_INPUT_PROMPT, p[1], NULL, 0, false}};
+    in_desc in[2] = {{"user", RKLLM_INPUT_PROMPT, p[0], NULL, 0, false, NULL}, {"user", RKLLM_INPUT_PROMPT, p[1], NULL, 0, false, NULL}};
     run_opts ro = {RKLLM_INFER_GENERATE, 1, NULL, NULL, 0, NULL};
     rc = do_run_ex(h, in, 2, &ro, &c, false);
     CHECK(rc == 0 && c.finish == 1 && c.violations == 0, "rc %d finish %d violations %d", rc, c.finish, c.violations);
@@ -813,7 +851,7 @@ static void check_batch(void) {
 static void check_shift(void) {
     group("n_keep shift");
     int rc;
-    init_opts o = {model_path, 128, 1, -1, 12, 1};
+    init_opts o = {model_path, 128, 1, -1, 12, 1, NULL, NULL, NULL};
     LLMHandle h = do_init(&o, &rc);
     CHECK(rc == 0, "init");
     if (!h) return;
@@ -830,6 +868,319 @@ static void check_shift(void) {
     CHECK(bad == 0 && max_seen <= 128, "bad runs %d, largest kv %d", bad, max_seen);
     CHECK(max_seen > 100, "the context never filled (largest kv %d)", max_seen);
     api.destroy(h);
+}
+
+
+/* ---- multimodal input (synthetic image embeddings) ---- */
+
+#define MM_EMBD 576   /* SmolLM2-135M's input embedding width */
+#define MM_TOK 4      /* positions per synthetic image */
+#define MM_VOCAB 49152
+#define MM_TAG_TOKENS 6 /* "<img>" and "</img>" are 3 SmolLM2 tokens each */
+
+/* Deterministic pseudo-random rows, uniform in [-0.235, 0.235]: standard deviation 0.136, that of SmolLM2's token
+ * embeddings (token_embd.weight, dequantized). */
+static void fill_image(float *rows, size_t n_tokens, unsigned seed) {
+    uint32_t x = 2463534242u ^ (seed * 2654435761u);
+    for (size_t i = 0; i < n_tokens * MM_EMBD; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        rows[i] = ((float)(x >> 8) / 16777216.0f - 0.5f) * 0.47f;
+    }
+}
+
+static mm_desc mm_make(char *prompt, float *embed, size_t n_image) {
+    mm_desc m = {prompt, embed, MM_TOK, n_image, 224, 224, "<img>", "</img>", "<empty_output>", 0};
+    return m;
+}
+
+static int run_mm(LLMHandle h, const mm_desc *m, int mode, int keep_history, const char *save, bool async,
+                  collector *c) {
+    collector_reset(c, 1);
+    c->handle = h;
+    in_desc in = {"user", RKLLM_INPUT_MULTIMODAL, NULL, NULL, 0, false, m};
+    run_opts o = {mode, keep_history, NULL, save, 0, NULL};
+    return do_run_ex(h, &in, 1, &o, c, async);
+}
+
+static int mm_logits(LLMHandle h, const mm_desc *m, float *out) {
+    collector c;
+    collector_reset(&c, 1);
+    c.logits_out = out;
+    in_desc in = {"user", RKLLM_INPUT_MULTIMODAL, NULL, NULL, 0, false, m};
+    run_opts o = {RKLLM_INFER_GET_LOGITS, 0, NULL, NULL, 0, NULL};
+    int rc = do_run_ex(h, &in, 1, &o, &c, false);
+    CHECK(rc == 0 && c.finish == 1 && c.logits_vocab == MM_VOCAB, "logits run rc %d vocab %d", rc, c.logits_vocab);
+    return rc;
+}
+
+static float max_diff(const float *a, const float *b, size_t n) {
+    float d = 0;
+    for (size_t i = 0; i < n; i++) d = fabsf(a[i] - b[i]) > d ? fabsf(a[i] - b[i]) : d;
+    return d;
+}
+
+/* A refused run: -1, one ERROR, no FINISH, and the slot's history untouched. */
+static void mm_refused(LLMHandle h, const mm_desc *m, const char *what) {
+    collector c;
+    int before = kv_size(h, 0);
+    int rc = run_mm(h, m, RKLLM_INFER_GENERATE, 1, NULL, false, &c);
+    CHECK(rc == -1 && c.error == 1 && c.finish == 0 && c.normal == 0, "%s: rc %d error %d finish %d", what, rc,
+          c.error, c.finish);
+    CHECK(kv_size(h, 0) == before, "%s: history changed %d -> %d", what, before, kv_size(h, 0));
+}
+
+static void check_multimodal(void) {
+    group("multimodal: one image");
+    int rc;
+    init_opts o = {model_path, 512, 1, -1, 16, 1, "<img>", "</img>", "<empty_output>"};
+    LLMHandle h = do_init(&o, &rc);
+    CHECK(rc == 0 && h, "init rc %d", rc);
+    if (!h) return;
+    static float A[MM_TOK * MM_EMBD], B[MM_TOK * MM_EMBD], AB[2 * MM_TOK * MM_EMBD], BA[2 * MM_TOK * MM_EMBD];
+    fill_image(A, MM_TOK, 1);
+    fill_image(B, MM_TOK, 2);
+    memcpy(AB, A, sizeof A);
+    memcpy(AB + MM_TOK * MM_EMBD, B, sizeof B);
+    memcpy(BA, B, sizeof B);
+    memcpy(BA + MM_TOK * MM_EMBD, A, sizeof A);
+    char p1[] = "<image>What is in the image?";
+    static collector c, c2;
+    static char text_a[16384], text_b[16384];
+    rc = run1(h, "user", "What is in the image?", 0, &c2);
+    int text_prefill = c2.perf[0].prefill_tokens;
+    mm_desc ma = mm_make(p1, A, 1), mb = mm_make(p1, B, 1);
+    rc = run_mm(h, &ma, RKLLM_INFER_GENERATE, 0, NULL, false, &c);
+    CHECK(rc == 0 && c.finish == 1 && c.error == 0 && c.text_n[0] > 0 && c.violations == 0,
+          "rc %d finish %d error %d text \"%s\"", rc, c.finish, c.error, c.text[0]);
+    CHECK(c.perf[0].prefill_tokens == text_prefill + MM_TOK + MM_TAG_TOKENS,
+          "prefilled %d: the text alone is %d, + %d image positions + %d tag tokens", c.perf[0].prefill_tokens,
+          text_prefill, MM_TOK, MM_TAG_TOKENS);
+    CHECK(kv_size(h, 0) == c.perf[0].prefill_tokens + c.perf[0].generate_tokens, "kv %d", kv_size(h, 0));
+    snprintf(text_a, sizeof text_a, "%s", c.text[0]);
+    int first_a = c.first_token[0];
+    int full_a = c.perf[0].prefill_tokens;
+    printf("  image A: \"%s\" (%d+%d tokens)\n", text_a, c.perf[0].prefill_tokens, c.perf[0].generate_tokens);
+
+    group("multimodal: same / other image");
+    rc = run_mm(h, &ma, RKLLM_INFER_GENERATE, 0, NULL, false, &c);
+    CHECK(rc == 0 && strcmp(c.text[0], text_a) == 0, "same embeddings, other text: \"%s\"", c.text[0]);
+    rc = run_mm(h, &mb, RKLLM_INFER_GENERATE, 0, NULL, false, &c);
+    CHECK(rc == 0 && c.finish == 1 && c.text_n[0] > 0, "image B rc %d", rc);
+    snprintf(text_b, sizeof text_b, "%s", c.text[0]);
+    int first_b = c.first_token[0];
+    printf("  image B: \"%s\"\n", text_b);
+    CHECK(strcmp(text_a, text_b) != 0, "images A and B give the same text");
+    float *la = malloc(MM_VOCAB * sizeof(float)), *la2 = malloc(MM_VOCAB * sizeof(float)),
+          *lb = malloc(MM_VOCAB * sizeof(float));
+    mm_logits(h, &ma, la);
+    mm_logits(h, &ma, la2);
+    mm_logits(h, &mb, lb);
+    CHECK(max_diff(la, la2, MM_VOCAB) == 0.0f, "same image, logits differ by %g", max_diff(la, la2, MM_VOCAB));
+    CHECK(max_diff(la, lb, MM_VOCAB) > 1e-3f, "images A and B give the same logits (%g)", max_diff(la, lb, MM_VOCAB));
+
+    group("multimodal: two images");
+    char p2[] = "Compare <image> with <image>.";
+    mm_desc mab = mm_make(p2, AB, 2), mba = mm_make(p2, BA, 2);
+    rc = run_mm(h, &mab, RKLLM_INFER_GENERATE, 0, NULL, false, &c);
+    CHECK(rc == 0 && c.finish == 1 && c.text_n[0] > 0, "two images rc %d finish %d", rc, c.finish);
+    printf("  images A, B: \"%s\" (%d+%d tokens)\n", c.text[0], c.perf[0].prefill_tokens, c.perf[0].generate_tokens);
+    mm_logits(h, &mab, la);
+    mm_logits(h, &mba, lb);
+    CHECK(max_diff(la, lb, MM_VOCAB) > 1e-3f, "A,B and B,A give the same logits: images not taken in order");
+    collector_reset(&c, 1);
+    {
+        in_desc in = {"user", RKLLM_INPUT_MULTIMODAL, NULL, NULL, 0, false, &mab};
+        run_opts ro = {RKLLM_INFER_GET_LAST_HIDDEN_LAYER, 0, NULL, NULL, 0, NULL};
+        rc = do_run_ex(h, &in, 1, &ro, &c, false);
+    }
+    CHECK(rc == 0 && c.hidden_embd == MM_EMBD && c.hidden_tokens == c.perf[0].prefill_tokens && c.hidden_bad == 0,
+          "hidden layer %d x %d, prefill %d", c.hidden_tokens, c.hidden_embd, c.perf[0].prefill_tokens);
+
+    group("multimodal: keep_history turns");
+    rc = run_mm(h, &ma, RKLLM_INFER_GENERATE, 1, NULL, false, &c);
+    int k1 = kv_size(h, 0);
+    CHECK(rc == 0 && c.finish == 1 && strcmp(c.text[0], text_a) == 0, "turn 1 rc %d \"%s\"", rc, c.text[0]);
+    char p3[] = "<image>And what is in this one?";
+    mm_desc mb3 = mm_make(p3, B, 1);
+    rc = run_mm(h, &mb3, RKLLM_INFER_GENERATE, 1, NULL, false, &c);
+    int k2 = kv_size(h, 0);
+    CHECK(rc == 0 && c.finish == 1 && c.text_n[0] > 0, "image turn 2 rc %d", rc);
+    CHECK(k2 > k1 && c.perf[0].prefill_tokens < k2 - c.perf[0].generate_tokens - k1 + 3,
+          "turn 2 prefilled %d (kv %d -> %d): history recomputed", c.perf[0].prefill_tokens, k1, k2);
+    printf("  turn 2 (image B): \"%s\" (kv %d -> %d)\n", c.text[0], k1, k2);
+
+    group("multimodal: refusals");
+    {
+        mm_desc m = ma;
+        m.n_image = 0;
+        mm_refused(h, &m, "n_image 0");
+        m = ma;
+        m.n_tokens = 0;
+        mm_refused(h, &m, "n_image_tokens 0");
+        m = ma;
+        m.embed = NULL;
+        mm_refused(h, &m, "image_embed NULL");
+        char two[] = "<image><image>Two tags, one image";
+        m = mm_make(two, A, 1);
+        mm_refused(h, &m, "2 tags, n_image 1");
+        char none[] = "No tag at all";
+        m = mm_make(none, A, 1);
+        mm_refused(h, &m, "0 tags, n_image 1");
+        m = mm_make(NULL, A, 1);
+        mm_refused(h, &m, "NULL prompt");
+        m = ma;
+        m.n_tokens = 600; /* over max_context_len: refused before image_embed (4 rows) is read */
+        mm_refused(h, &m, "n_image_tokens over the context");
+        float *big = calloc(500 * MM_EMBD, sizeof(float));
+        m = mm_make(p1, big, 1);
+        m.n_tokens = 500; /* fits alone, not with the history and the text */
+        mm_refused(h, &m, "history + text + image over the context");
+        free(big);
+        if (abi == 13) {
+            m = ma;
+            m.start = NULL;
+            mm_refused(h, &m, "image_start NULL");
+            m = ma;
+            m.content = NULL;
+            mm_refused(h, &m, "image_content NULL");
+            m = ma;
+            m.content = "<|image_pad|>"; /* 7 SmolLM2 tokens */
+            mm_refused(h, &m, "multi-token content tag");
+            m = ma;
+            m.n_video = 1;
+            mm_refused(h, &m, "video");
+        } else {
+            init_opts bad = o;
+            bad.img_start = bad.img_end = bad.img_content = NULL;
+            LLMHandle h2 = do_init(&bad, &rc);
+            CHECK(rc == 0 && h2, "init without image tags rc %d", rc);
+            if (h2) mm_refused(h2, &ma, "no img_* tags at init");
+            if (h2) api.destroy(h2);
+            bad = o;
+            bad.img_content = "<|image_pad|>";
+            h2 = do_init(&bad, &rc);
+            if (h2) mm_refused(h2, &ma, "multi-token img_content");
+            if (h2) api.destroy(h2);
+            /* the caller may reuse its strings once rkllm_init has returned: the tags are copied */
+            char start[] = "<img>", end[] = "</img>", content[] = "<empty_output>";
+            init_opts own = o;
+            own.img_start = start;
+            own.img_end = end;
+            own.img_content = content;
+            h2 = do_init(&own, &rc);
+            memset(start, 'x', sizeof start - 1);
+            memset(end, 'x', sizeof end - 1);
+            memset(content, 'x', sizeof content - 1);
+            if (h2) {
+                rc = run_mm(h2, &ma, RKLLM_INFER_GENERATE, 0, NULL, false, &c2);
+                CHECK(rc == 0 && strcmp(c2.text[0], text_a) == 0, "tags not copied at init: rc %d \"%s\"", rc,
+                      c2.text[0]);
+                api.destroy(h2);
+            }
+        }
+    }
+    rc = run1(h, "user", "Thanks. Which of the two did you like more?", 1, &c);
+    CHECK(rc == 0 && c.finish == 1 && kv_size(h, 0) > k2, "text turn after images rc %d", rc);
+    {
+        int start[1] = {3}, end[1] = {6};
+        rc = api.clear_kv_cache(h, 0, start, end);
+        int before = kv_size(h, 0);
+        rc = run_mm(h, &ma, RKLLM_INFER_GENERATE, 1, NULL, false, &c);
+        CHECK(rc == 0 && c.finish == 1 && c.perf[0].prefill_tokens > before - 6,
+              "after a range clear: rc %d, prefilled %d of %d (images recomputed)", rc, c.perf[0].prefill_tokens,
+              before);
+    }
+
+    group("multimodal: prompt cache");
+    {
+        char cache_path[300];
+        snprintf(cache_path, sizeof cache_path, "%s/mm.cache", tmpdir);
+        rc = run_mm(h, &ma, RKLLM_INFER_GENERATE, 0, cache_path, false, &c);
+        CHECK(rc == 0 && access(cache_path, R_OK) == 0 && c.perf[0].prefill_tokens == full_a, "save rc %d prefill %d",
+              rc, c.perf[0].prefill_tokens);
+        CHECK(api.load_prompt_cache(h, cache_path) == 0, "load");
+        /* an empty slot holds no image rows: only the placeholders' hash can tell A from B now */
+        api.clear_kv_cache(h, 0, NULL, NULL);
+        rc = run_mm(h, &ma, RKLLM_INFER_GENERATE, 0, NULL, false, &c);
+        int pa = c.perf[0].prefill_tokens;
+        CHECK(rc == 0 && pa == 1 && strcmp(c.text[0], text_a) == 0, "same image from the cache: prefill %d, \"%s\"",
+              pa, c.text[0]);
+        api.clear_kv_cache(h, 0, NULL, NULL);
+        rc = run_mm(h, &mb, RKLLM_INFER_GENERATE, 0, NULL, false, &c);
+        int pb = c.perf[0].prefill_tokens;
+        /* reuse must stop at B's first image position: its rows, the end tag and the text are computed */
+        CHECK(rc == 0 && pb > MM_TOK + 3 && pb < full_a && strcmp(c.text[0], text_b) == 0,
+              "other image with the cache: prefill %d of %d, \"%s\" (uncached \"%s\")", pb, full_a, c.text[0], text_b);
+        printf("  prefill with the cache of image A: image A %d, image B %d of %d\n", pa, pb, full_a);
+        CHECK(api.release_prompt_cache(h) == 0, "release");
+    }
+
+    group("multimodal: run_async copies");
+    {
+        static float rows[MM_TOK * MM_EMBD];
+        memcpy(rows, A, sizeof rows);
+        char prompt[] = "<image>What is in the image?";
+        char start[] = "<img>", end[] = "</img>", content[] = "<empty_output>";
+        mm_desc m = mm_make(prompt, rows, 1);
+        m.start = start;
+        m.end = end;
+        m.content = content;
+        rc = run_mm(h, &m, RKLLM_INFER_GENERATE, 0, NULL, true, &c);
+        /* the caller's buffers may go away once run_async has returned */
+        memset(rows, 0, sizeof rows);
+        memset(prompt, 'x', sizeof prompt - 1);
+        memset(start, 'x', sizeof start - 1);
+        memset(content, 'x', sizeof content - 1);
+        double t0 = now_ms();
+        while (api.is_running(h) == running_value(true) && now_ms() - t0 < 30000) sleep_ms(10);
+        CHECK(rc == 0 && c.finish == 1 && strcmp(c.text[0], text_a) == 0, "async rc %d finish %d \"%s\"", rc, c.finish,
+              c.text[0]);
+    }
+    api.destroy(h);
+
+    group("multimodal: n_batch=2");
+    {
+        init_opts o2 = o;
+        o2.n_batch = 2;
+        LLMHandle hb = do_init(&o2, &rc);
+        CHECK(rc == 0 && hb, "init rc %d", rc);
+        if (hb) {
+            collector_reset(&c, 2);
+            in_desc in[2] = {{"user", RKLLM_INPUT_MULTIMODAL, NULL, NULL, 0, false, &ma},
+                             {"user", RKLLM_INPUT_MULTIMODAL, NULL, NULL, 0, false, &mb}};
+            run_opts ro = {RKLLM_INFER_GENERATE, 1, NULL, NULL, 0, NULL};
+            rc = do_run_ex(hb, in, 2, &ro, &c, false);
+            CHECK(rc == 0 && c.finish == 1 && c.violations == 0, "rc %d finish %d", rc, c.finish);
+            CHECK(c.first_token[0] == first_a && c.first_token[1] == first_b, "first tokens %d %d, alone %d %d",
+                  c.first_token[0], c.first_token[1], first_a, first_b);
+            api.destroy(hb);
+        }
+    }
+
+    group("multimodal: context shift");
+    {
+        init_opts os = o;
+        os.ctx = 128;
+        os.max_new = 12;
+        LLMHandle hs = do_init(&os, &rc);
+        CHECK(rc == 0 && hs, "init rc %d", rc);
+        char p[] = "<image>Describe it.";
+        int bad = 0, max_seen = 0;
+        for (int i = 0; hs && i < 8; i++) {
+            mm_desc m = mm_make(p, i % 2 ? B : A, 1);
+            rc = run_mm(hs, &m, RKLLM_INFER_GENERATE, 1, NULL, false, &c);
+            if (rc != 0 || c.finish != 1) bad++;
+            int k = kv_size(hs, 0);
+            if (k > max_seen) max_seen = k;
+        }
+        CHECK(bad == 0 && max_seen <= 128 && max_seen > 100, "bad runs %d, largest kv %d", bad, max_seen);
+        if (hs) api.destroy(hs);
+    }
+    free(la);
+    free(la2);
+    free(lb);
 }
 
 int main(int argc, char **argv) {
@@ -851,6 +1202,7 @@ int main(int argc, char **argv) {
     check_main();
     check_batch();
     check_shift();
+    check_multimodal();
     group(NULL);
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

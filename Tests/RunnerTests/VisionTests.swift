@@ -45,7 +45,9 @@ struct VisionTests {
     }
 
     /// `vlm` (with the projector, two slots) and `plain` (the same model without one, loaded on demand).
-    func start(_ vlm: TinyVLM, in device: ServedDevice) async throws -> RunnerProcess.Background {
+    func start(_ vlm: TinyVLM, in device: ServedDevice, endpointOptions: String = "") async throws
+        -> RunnerProcess.Background
+    {
         let manifest = device.directory.appendingPathComponent("device.yaml")
         try """
         apiVersion: rockchipllama/v1
@@ -62,7 +64,8 @@ struct VisionTests {
             context: 512
             lifecycle: {preload: false}
         endpoints:
-          - {name: local, listen: "127.0.0.1:\(port)", apis: [openai, ollama, admin, metrics]}
+          - {name: local, listen: "127.0.0.1:\(port)", apis: [openai, ollama, admin, metrics]\(endpointOptions)}
+          - {name: strict, listen: "127.0.0.1:\(port + 3)", apis: [openai]}
         """.write(to: manifest, atomically: true, encoding: .utf8)
         let apply = try RunnerProcess.start(
             ["apply", manifest.path, "--state-dir", device.state.path, "--readiness-timeout", "120"],
@@ -259,6 +262,54 @@ struct VisionTests {
         // A new image is encoded.
         _ = try await openAI([["role": "user", "content": [imagePart(try vlm.base64("blue"))]]])
         #expect(try await imagesEncoded() == encoded + 1)
+        #expect(try await apply.terminate() == 0)
+    }
+
+    /// Image URLs: fetched from the hosts an endpoint allows, within its size limit; refused elsewhere.
+    @Test func imageURLsAreFetchedOnlyFromAllowedHosts() async throws {
+        let device = try ServedDevice()
+        defer { device.remove() }
+        let vlm = try generate(in: device.directory)
+        let filesPort = port + 2
+        let files = Process()
+        files.executableURL = URL(fileURLWithPath: Self.python)
+        files.arguments = ["-m", "http.server", "\(filesPort)", "--bind", "127.0.0.1", "--directory", device.directory.path]
+        files.standardOutput = FileHandle.nullDevice
+        files.standardError = FileHandle.nullDevice
+        try files.run()
+        defer { kill(files.processIdentifier, SIGKILL) }
+        let apply = try await start(
+            vlm, in: device, endpointOptions: ", remoteImages: {hosts: [127.0.0.1], timeout: 5s, maxSize: 20KiB}")
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+        try await eventually("the file server to answer") {
+            (try? await request("http://127.0.0.1:\(filesPort)/red.png"))?.status == 200
+        }
+
+        func ask(_ url: String, base: String? = nil) async throws -> (Curl.Answer, [String: Any]) {
+            try await openAI(
+                [["role": "user", "content": [["type": "image_url", "image_url": ["url": url]], ["type": "text", "text": "Describe the image."]]]],
+                base: base)
+        }
+        let files127 = "http://127.0.0.1:\(filesPort)"
+        let (fetched, fetchedReply) = try await ask("\(files127)/red.png")
+        #expect(fetched.status == 200, "\(fetched.body)")
+        let sent = try #require(content(try await ask("data:image/png;base64,\(try vlm.base64("red"))").1))
+        #expect(content(fetchedReply) == sent, "the fetched image is the same image")
+        #expect(usage(fetchedReply, "image_tokens") == vlm.imageTokens)
+
+        for (url, says) in [
+            ("\(files127)/missing.png", "answered 404"), ("http://localhost:\(filesPort)/red.png", "only from 127.0.0.1"),
+            ("\(files127)/huge.png", "at most 20480"),
+        ] {
+            let (answer, reply) = try await ask(url)
+            #expect(answer.status == 400, "\(url): \(answer.body)")
+            let message = (reply["error"] as? [String: Any])?["message"] as? String
+            #expect(message?.contains(says) == true, "\(url): \(answer.body)")
+        }
+        // An endpoint without remoteImages fetches nothing.
+        let (strict, strictReply) = try await ask("\(files127)/red.png", base: "http://127.0.0.1:\(port + 3)")
+        #expect(strict.status == 400, "\(strict.body)")
+        #expect(((strictReply["error"] as? [String: Any])?["message"] as? String)?.contains("does not fetch") == true)
         #expect(try await apply.terminate() == 0)
     }
 

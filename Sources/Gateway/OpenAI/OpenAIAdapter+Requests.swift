@@ -104,11 +104,13 @@ enum OpenAIAdapter {
         }
     }
 
-    /// A `data:[<mime>][;base64],<data>` URI. Remote URLs are refused: the gateway fetches nothing on a
-    /// client's behalf.
+    /// A `data:[<mime>][;base64],<data>` URI. URLs left here are ones the endpoint does not fetch
+    /// (`RemoteImageFetcher` has replaced those it does).
     static func image(fromURL url: String, param: String) throws(APIError) -> ImageInput {
         guard url.hasPrefix("data:"), let comma = url.firstIndex(of: ",") else {
-            throw unsupported("image URLs are not supported; send the image as a base64 data: URI", param: param)
+            throw unsupported(
+                "this endpoint does not fetch image URLs; send the image as a base64 data: URI (an endpoint fetches "
+                    + "from the hosts its manifest lists under remoteImages)", param: param)
         }
         let header = url[url.index(url.startIndex, offsetBy: 5)..<comma]
         guard header.hasSuffix(";base64"),

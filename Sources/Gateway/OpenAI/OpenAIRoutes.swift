@@ -33,7 +33,8 @@ enum OpenAIRoutes {
     }
 
     static func chatCompletions(_ request: Request, _ context: GatewayContext, _ gateway: Gateway) async throws -> Response {
-        let body = try await gateway.decode(OpenAIChatRequest.self, from: request, .openAI)
+        var body = try await gateway.decode(OpenAIChatRequest.self, from: request, .openAI)
+        if let policy = gateway.limits.remoteImages { body = try await RemoteImageFetcher.fetch(body, policy: policy) }
         let (model, generation, envelope) = try chatGeneration(body, gateway)
         let events = try await gateway.generate(generation, on: model, api: api, .openAI)
         if body.stream { return StreamedAnswer.response(events, through: chatStream(body, envelope)) }
@@ -52,7 +53,9 @@ enum OpenAIRoutes {
 
     /// The streamed path's share of chat completions: a streamed request valid as it stands, else nil.
     static func streamedChatPlan(_ body: ByteBuffer, _ gateway: Gateway) -> StreamedPlan? {
+        // Image URLs are fetched on the router's path, which may wait.
         guard let body = try? JSONDecoder().decode(OpenAIChatRequest.self, from: Data(buffer: body)), body.stream,
+            gateway.limits.remoteImages == nil || !RemoteImageFetcher.hasURLs(body),
             let (model, generation, envelope) = try? chatGeneration(body, gateway)
         else { return nil }
         return StreamedPlan(model: model, request: generation, api: api, style: .openAI, encoder: chatStream(body, envelope))
