@@ -9,6 +9,8 @@
 # exports only the rkllm_* symbols. A build is skipped while its output is newer than every input. Prints one
 # line per build, `setup: rkllmsim: ok|skipped (...)`, like the setup steps; failure prints
 # `setup: rkllmsim failed: <why>` on stderr and exits non-zero. CC picks the compiler (default gcc, else cc).
+# RKLLMSIM_OUT_DIR replaces .deps/rkllmsim as the output root (for development builds that must not replace
+# the libraries tests are loading): the builds go to $RKLLMSIM_OUT_DIR/1.2 and $RKLLMSIM_OUT_DIR/1.3.
 set -Eeuo pipefail
 
 # shellcheck source=scripts/env.sh
@@ -26,6 +28,7 @@ CC=${CC:-$(command -v gcc || command -v cc || true)}
     fail "libllama.so / llama.h not found under .deps/venv; run \`scripts/setup.sh llama\` first"
 
 SRC_DIR=$RL_ROOT/Sources/RKLLMSim
+OUT_ROOT=${RKLLMSIM_OUT_DIR:-$RL_DEPS/rkllmsim}
 ABI_HEADER=$RL_ROOT/Sources/CRKLLM/rkllm_abi.h
 SOURCES=("$SRC_DIR"/*.c)
 INPUTS=("${SOURCES[@]}" "$SRC_DIR"/*.h "$ABI_HEADER" "$RL_LLAMA_INCLUDE_DIR/llama.h" "$RL_LLAMA_LIB_DIR/libllama.so"
@@ -42,7 +45,7 @@ stale() {
 }
 
 build() {
-    local abi=$1 version=$2 dir=$RL_DEPS/rkllmsim/$3
+    local abi=$1 version=$2 dir=$OUT_ROOT/$3
     local out=$dir/librkllmrt.so started=$SECONDS
     if ! stale "$out"; then
         echo "setup: rkllmsim: skipped ($(rel "$out") up to date, runtime $version ABI, $((SECONDS - started))s)"
