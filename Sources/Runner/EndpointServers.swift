@@ -6,8 +6,8 @@ import Reconciler
 import ServiceLifecycle
 
 /// `runner serve`'s HTTP servers, one per endpoint, following the running manifest: a new endpoint's server
-/// starts, a removed one's stops (draining); one whose address, APIs, auth, CORS, body limit or image fetching changed
-/// restarts alone; a change in the models an endpoint exposes only replaces its registry, so its listener
+/// starts, a removed one's stops (draining); one whose address, APIs, auth, CORS, body limit or image
+/// fetching changed restarts alone; a change in the models an endpoint exposes only replaces its registry, so its listener
 /// stays up. On graceful shutdown every server stops accepting and drains its in-flight requests for up to
 /// `drainTimeout`; what is left then is cut.
 actor EndpointServers: Service, CustomStringConvertible {

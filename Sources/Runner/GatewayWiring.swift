@@ -83,7 +83,8 @@ enum GatewayWiring {
             apis: Set(endpoint.apis.compactMap { GatewayServer.Endpoint.API(rawValue: $0.rawValue) }), tokens: tokens,
             corsOrigins: endpoint.corsOrigins)
         let gateway = Gateway(
-            registry: registry, limits: Gateway.Limits(maxBodyBytes: endpoint.maxBodyBytes, remoteImages: endpoint.remoteImages), metrics: metrics,
+            registry: registry, limits: Gateway.Limits(maxBodyBytes: endpoint.maxBodyBytes, remoteImages: endpoint.remoteImages),
+            metrics: metrics,
             version: RunnerVersion.current, residency: scheduler)
         var endpointLogger = logger
         endpointLogger[metadataKey: "endpoint"] = .string(endpoint.name)

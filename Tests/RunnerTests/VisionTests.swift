@@ -287,7 +287,14 @@ struct VisionTests {
 
         func ask(_ url: String, base: String? = nil) async throws -> (Curl.Answer, [String: Any]) {
             try await openAI(
-                [["role": "user", "content": [["type": "image_url", "image_url": ["url": url]], ["type": "text", "text": "Describe the image."]]]],
+                [
+                    [
+                        "role": "user",
+                        "content": [
+                            ["type": "image_url", "image_url": ["url": url]], ["type": "text", "text": "Describe the image."],
+                        ],
+                    ]
+                ],
                 base: base)
         }
         let files127 = "http://127.0.0.1:\(filesPort)"
