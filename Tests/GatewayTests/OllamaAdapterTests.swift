@@ -137,8 +137,15 @@ import Worker
         }
         let vision = OllamaModelTraits(name: "v", capabilities: [.completion, .vision])
         #expect(
-            try request(#"{"model": "v", "prompt": "What is it?", "images": ["aGVsbG8="]}"#, traits: vision).input
-                == .messages([ChatMessage(role: .user, text: "What is it?", images: [ImageInput(data: Data("hello".utf8))])]))
+            try request(
+                #"{"model": "v", "prompt": "What is it?", "images": ["iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="]}"#,
+                traits: vision
+            ).input
+                == .messages([
+                    ChatMessage(
+                        role: .user, text: "What is it?", images: [ImageInput(data: Data(base64Encoded: OpenAITest.onePixelPNG)!)]
+                    )
+                ]))
     }
 
     @Test func formatSchemaAndThinkLevels() throws {

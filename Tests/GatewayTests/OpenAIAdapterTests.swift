@@ -63,7 +63,7 @@ import Testing
             {"model": "v", "max_tokens": 16.0, "seed": -1, "stop": ["a", "", "b"], "n": 1, "logprobs": false,
              "messages": [
               {"role": "user", "content": [{"type": "text", "text": "What is this?"},
-                                           {"type": "image_url", "image_url": "data:image/png;base64,iVBORw=="}]},
+                                           {"type": "image_url", "image_url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="}]},
               {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": {"x": 1}}}]},
               {"role": "function", "name": "f", "content": "done"}]}
             """#, model: OpenAITest.visionModel)
@@ -74,7 +74,7 @@ import Testing
             Issue.record("expected messages")
             return
         }
-        #expect(messages[0].images == [ImageInput(data: Data([0x89, 0x50, 0x4E, 0x47]), mimeType: "image/png")])
+        #expect(messages[0].images == [ImageInput(data: Data(base64Encoded: OpenAITest.onePixelPNG)!, mimeType: "image/png")])
         #expect(messages[1].toolCalls == [ToolCall(id: "call_0", name: "f", arguments: #"{"x":1}"#)])
         #expect(messages[2] == ChatMessage(role: .tool, text: "done", toolResult: ToolResultReference(name: "f")))
     }

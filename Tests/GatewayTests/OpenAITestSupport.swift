@@ -41,6 +41,8 @@ enum OpenAITest {
 
     static let chatModel = OpenAIAdapter.ModelTraits(name: "m", capabilities: [.completion, .tools])
     static let visionModel = OpenAIAdapter.ModelTraits(name: "v", capabilities: [.completion, .vision])
+    /// A whole 1×1 PNG: the gateway reads an image's header before passing it on.
+    static let onePixelPNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
     static let envelope = OpenAIEnvelope(id: "chatcmpl-abc", created: 1_700_000_000, model: "smollm2", systemFingerprint: "fp")
 
     /// A chat request translated, or the adapter's refusal.

@@ -33,6 +33,9 @@ enum OllamaAdapter {
             messages.append(try chatMessage(message, at: index))
         }
         if messages.contains(where: { !$0.images.isEmpty }) { try require(.vision, "images", model) }
+        for (index, message) in messages.enumerated() {
+            try checkImages(message.images, field: "messages[\(index)].images")
+        }
         do throws(ImageProblem) {
             try ImageFile.checkCount(messages.reduce(0) { $0 + $1.images.count })
         } catch {
@@ -63,6 +66,7 @@ enum OllamaAdapter {
         }
         let images = try decodeImages(wire.images ?? [], field: "images")
         if !images.isEmpty { try require(.vision, "images", model) }
+        try checkImages(images, field: "images")
         do throws(ImageProblem) {
             try ImageFile.checkCount(images.count)
         } catch {
@@ -172,12 +176,18 @@ enum OllamaAdapter {
             guard let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters), !data.isEmpty else {
                 throw .invalid("\(field)[\(index)] is not base64 image data")
             }
+            return ImageInput(data: data)
+        }
+    }
+
+    /// Formats and sizes, once the model is known to take images (so a model without vision keeps saying so).
+    static func checkImages(_ images: [ImageInput], field: String) throws(OllamaAdapterError) {
+        for (index, image) in images.enumerated() {
             do throws(ImageProblem) {
-                _ = try ImageFile.check(data)
+                _ = try ImageFile.check(image.data)
             } catch {
                 throw .invalid("\(field)[\(index)]: \(error.message)")
             }
-            return ImageInput(data: data)
         }
     }
 
