@@ -40,6 +40,33 @@ def wait_for_gateway(port: int, process, log_path: str, attempts: int = 600) -> 
     raise SystemExit(f"the gateway never became ready; see {log_path}")
 
 
+def read_chat_stream(response) -> dict:
+    """An OpenAI chat completion event stream read to its end: the content, the arrival time of the first
+    content delta (perf_counter), whether a chunk carried a finish_reason, whether `data: [DONE]` ended the
+    stream, and the first error a chunk carried (JSON text) or None."""
+    text, first, finished, done, error = [], None, False, False, None
+    while True:
+        line = response.readline()
+        if not line:
+            break
+        if line.startswith(b"data: [DONE]"):
+            done = True
+            break
+        if not line.startswith(b"data: {"):
+            continue
+        chunk = json.loads(line[6:])
+        if "error" in chunk:
+            error = error or json.dumps(chunk["error"])
+            continue
+        for choice in chunk.get("choices") or []:
+            piece = (choice.get("delta") or {}).get("content")
+            if piece:
+                first = first or time.perf_counter()
+                text.append(piece)
+            finished = finished or bool(choice.get("finish_reason"))
+    return {"text": "".join(text), "first": first, "finished": finished, "done": done, "error": error}
+
+
 def health(path: str, timeout: float = 2) -> dict:
     conn = UnixHTTPConnection(path, timeout=timeout)
     try:

@@ -41,7 +41,7 @@ import threading
 import time
 
 from bench import DISTURBED, print_table, wait_idle
-from client import UnixHTTPConnection, generate, wait_for_gateway
+from client import UnixHTTPConnection, generate, read_chat_stream, wait_for_gateway
 
 PORT = 18213
 PROMPT = "Name three colours of the rainbow."
@@ -228,29 +228,12 @@ def chat(model, content, max_tokens, start=None):
         if response.status != 200:
             result["error"] = response.read()[:300].decode(errors="replace")
             return result
-        text, finished, done = [], False, False
-        while True:
-            line = response.readline()
-            if not line:
-                break
-            if line.startswith(b"data: [DONE]"):
-                done = True
-                break
-            if not line.startswith(b"data: {"):
-                continue
-            chunk = json.loads(line[6:])
-            if "error" in chunk:
-                result["error"] = json.dumps(chunk["error"])[:300]
-                continue
-            for choice in chunk.get("choices") or []:
-                piece = (choice.get("delta") or {}).get("content")
-                if piece:
-                    if result["ttft_ms"] is None:
-                        result["ttft_ms"] = (time.perf_counter() - start) * 1000
-                    text.append(piece)
-                if choice.get("finish_reason"):
-                    finished = True
-        result["text"] = "".join(text)
+        stream = read_chat_stream(response)
+        done, finished = stream["done"], stream["finished"]
+        result["error"] = stream["error"] and stream["error"][:300]
+        if stream["first"] is not None:
+            result["ttft_ms"] = (stream["first"] - start) * 1000
+        result["text"] = stream["text"]
         result["ok"] = done and finished and result["error"] is None
         if not result["ok"] and result["error"] is None:
             result["error"] = "the stream ended without " + ("a finish_reason" if done else "data: [DONE]")

@@ -58,7 +58,7 @@ import time
 import zlib
 
 from bench import DISTURBED, print_table, wait_idle
-from client import UnixHTTPConnection, wait_for_gateway
+from client import UnixHTTPConnection, read_chat_stream, wait_for_gateway
 from lifecycle import Processes, TreeMeter, copy_runner, validate
 from vision_direct import mapped_libraries
 
@@ -172,31 +172,16 @@ def openai_chat(messages):
         if response.status != 200:
             fail(f"POST /v1/chat/completions with an image answered {response.status}: "
                  f"{response.read()[:500].decode(errors='replace')}")
-        first, text, done = None, [], False
-        while True:
-            line = response.readline()
-            if not line:
-                break
-            if line.startswith(b"data: [DONE]"):
-                done = True
-                break
-            if not line.startswith(b"data: {"):
-                continue
-            chunk = json.loads(line[6:])
-            if "error" in chunk:
-                fail(f"the chat completion stream carried an error: {json.dumps(chunk['error'])[:500]}")
-            for choice in chunk.get("choices") or []:
-                piece = (choice.get("delta") or {}).get("content")
-                if piece:
-                    if first is None:
-                        first = time.perf_counter()
-                    text.append(piece)
-        if not done:
+        stream = read_chat_stream(response)
+        if stream["error"]:
+            fail(f"the chat completion stream carried an error: {stream['error'][:500]}")
+        if not stream["done"]:
             fail("the chat completion stream ended without `data: [DONE]`")
     finally:
         conn.close()
     end = time.perf_counter()
-    return {"ttft_ms": ((first or end) - start) * 1000, "total_ms": (end - start) * 1000, "text": "".join(text)}
+    return {"ttft_ms": ((stream["first"] or end) - start) * 1000, "total_ms": (end - start) * 1000,
+            "text": stream["text"]}
 
 
 def worker_generate(socket_path, body):

@@ -9,6 +9,19 @@ struct DynamicSymbolTable {
     let handle: UnsafeMutableRawPointer
     var missing: [String] = []
 
+    init(handle: UnsafeMutableRawPointer) { self.handle = handle }
+
+    /// dlopens `path` with RTLD_LOCAL, so its symbols stay out of the process's global namespace (another
+    /// library may bring its own copies). Throws `libraryNotFound`: "cannot open `what` at `path`: <dlerror>".
+    /// Libraries are never closed (see the callers for why).
+    init(opening path: String, what: String) throws(EngineError) {
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
+            throw EngineError(.libraryNotFound, "cannot open \(what) at \(path): \(reason)")
+        }
+        self.handle = handle
+    }
+
     mutating func resolve<F>(_ name: String) -> F {
         if let symbol = dlsym(handle, name) {
             return unsafeBitCast(symbol, to: F.self)

@@ -74,12 +74,7 @@ struct LlamaLibrary: @unchecked Sendable {
     /// Opens the library at `path` and resolves every symbol. Throws `libraryNotFound` with dlerror's
     /// text, or `symbolMissing` naming every symbol the library lacks (a llama.cpp too old or too new).
     static func load(path: String) throws(EngineError) -> LlamaLibrary {
-        // RTLD_LOCAL: llama's symbols stay out of the global namespace (the RKLLM simulator may load its own).
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
-            throw EngineError(.libraryNotFound, "cannot open llama.cpp library at \(path): \(reason)")
-        }
-        var symbols = DynamicSymbolTable(handle: handle)
+        var symbols = try DynamicSymbolTable(opening: path, what: "llama.cpp library")
         let library = LlamaLibrary(path: path, symbols: &symbols)
         guard symbols.missing.isEmpty else {
             // No dlclose: ggml's libraries install a process-wide terminate handler when loaded and assert

@@ -1,11 +1,5 @@
 import CLlama
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// libmtmd, llama.cpp's multimodal library, opened with dlopen from the directory libllama came from (the
 /// two are built and shipped together) and every function the engine calls resolved once. Only models with
 /// a projector open it, so a llama.cpp without libmtmd still serves text models.
@@ -53,12 +47,7 @@ struct MultimodalLibrary: @unchecked Sendable {
             .joined(separator: "/")
         let path = (directory.isEmpty ? "" : directory + "/") + "libmtmd.so"
         // libmtmd links libllama by soname; the copy already loaded from the same directory is the one it gets.
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
-            throw EngineError(
-                .libraryNotFound, "cannot open llama.cpp's multimodal library at \(path) (needed for images): \(reason)")
-        }
-        var symbols = DynamicSymbolTable(handle: handle)
+        var symbols = try DynamicSymbolTable(opening: path, what: "llama.cpp's multimodal library (needed for images)")
         let library = MultimodalLibrary(path: path, symbols: &symbols)
         guard symbols.missing.isEmpty else {
             throw EngineError(

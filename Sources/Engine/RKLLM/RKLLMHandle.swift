@@ -436,13 +436,8 @@ private struct RKLLMSymbols: @unchecked Sendable {
     let loadLora: rkllm_load_lora_fn
 
     static func load(_ path: String) throws(EngineError) -> RKLLMSymbols {
-        // RTLD_LOCAL: the runtime's symbols stay out of the process's global namespace. Never closed:
-        // vendor runtimes start threads that outlive their last handle.
-        guard let library = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
-            throw EngineError(.libraryNotFound, "cannot open the rkllm runtime \(path): \(reason)")
-        }
-        var table = DynamicSymbolTable(handle: library)
+        // Never closed: vendor runtimes start threads that outlive their last handle.
+        var table = try DynamicSymbolTable(opening: path, what: "the rkllm runtime")
         let symbols = RKLLMSymbols(
             createDefaultParam: table.resolve(RKLLM_SYM_CREATE_DEFAULT_PARAM),
             initialize: table.resolve(RKLLM_SYM_INIT),

@@ -1,12 +1,6 @@
 import CRKNN
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// An rkllm model's vision encoder on Rockchip's RKNN runtime (`librknnrt.so`, or RKNNSim): one `.rknn`
 /// context, fed images the way the vendor's multimodal demo feeds it (RGB, padded to a square, resized to the
 /// encoder's input, uint8 NHWC; the normalisation is inside the model) and read as float32 embeddings.
@@ -138,11 +132,8 @@ private struct RKNNSymbols: @unchecked Sendable {
     let setCoreMask: rknn_set_core_mask_fn
 
     static func load(_ path: String) throws(EngineError) -> RKNNSymbols {
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            let reason = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
-            throw EngineError(.libraryNotFound, "cannot open the RKNN runtime at \(path) (for the vision encoder): \(reason)")
-        }
-        var table = DynamicSymbolTable(handle: handle)
+        // Never closed, like the rkllm runtime: vendor runtimes start threads of their own.
+        var table = try DynamicSymbolTable(opening: path, what: "the RKNN runtime (for the vision encoder)")
         let symbols = RKNNSymbols(
             initialize: table.resolve(RKNN_SYM_INIT), destroy: table.resolve(RKNN_SYM_DESTROY),
             query: table.resolve(RKNN_SYM_QUERY), inputsSet: table.resolve(RKNN_SYM_INPUTS_SET),
