@@ -13,36 +13,16 @@
 # the libraries tests are loading): the builds go to $RKLLMSIM_OUT_DIR/1.2 and $RKLLMSIM_OUT_DIR/1.3.
 set -Eeuo pipefail
 
-# shellcheck source=scripts/env.sh
-. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-
-fail() {
-    echo "setup: rkllmsim failed: $*" >&2
-    exit 1
-}
-rel() { echo "${1#"$RL_ROOT"/}"; }
-
-CC=${CC:-$(command -v gcc || command -v cc || true)}
-[[ -n $CC ]] || fail "no C compiler (gcc or cc; set CC)"
-[[ -n $RL_LLAMA_LIB_DIR && -f $RL_LLAMA_LIB_DIR/libllama.so && -f $RL_LLAMA_INCLUDE_DIR/llama.h ]] ||
-    fail "libllama.so / llama.h not found under .deps/venv; run \`scripts/setup.sh llama\` first"
+SIMULATOR=rkllmsim
+# shellcheck source=scripts/simulator-build.sh
+. "$(dirname "${BASH_SOURCE[0]}")/simulator-build.sh"
 
 SRC_DIR=$RL_ROOT/Sources/RKLLMSim
 OUT_ROOT=${RKLLMSIM_OUT_DIR:-$RL_DEPS/rkllmsim}
 ABI_HEADER=$RL_ROOT/Sources/CRKLLM/rkllm_abi.h
 SOURCES=("$SRC_DIR"/*.c)
 INPUTS=("${SOURCES[@]}" "$SRC_DIR"/*.h "$ABI_HEADER" "$RL_LLAMA_INCLUDE_DIR/llama.h" "$RL_LLAMA_LIB_DIR/libllama.so"
-    "${BASH_SOURCE[0]}")
-
-# stale OUT: true if some input is newer than OUT (or OUT is missing).
-stale() {
-    local out=$1 f
-    [[ -f $out ]] || return 0
-    for f in "${INPUTS[@]}"; do
-        [[ $f -nt $out ]] && return 0
-    done
-    return 1
-}
+    "${BASH_SOURCE[0]}" "$RL_ROOT/scripts/simulator-build.sh")
 
 build() {
     local abi=$1 version=$2 dir=$OUT_ROOT/$3

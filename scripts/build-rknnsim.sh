@@ -11,19 +11,9 @@
 # (default .deps/rknnsim).
 set -Eeuo pipefail
 
-# shellcheck source=scripts/env.sh
-. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-
-fail() {
-    echo "setup: rknnsim failed: $*" >&2
-    exit 1
-}
-rel() { echo "${1#"$RL_ROOT"/}"; }
-
-CC=${CC:-$(command -v gcc || command -v cc || true)}
-[[ -n $CC ]] || fail "no C compiler (gcc or cc; set CC)"
-[[ -n $RL_LLAMA_LIB_DIR && -f $RL_LLAMA_LIB_DIR/libllama.so && -f $RL_LLAMA_INCLUDE_DIR/llama.h ]] ||
-    fail "libllama.so / llama.h not found under .deps/venv; run \`scripts/setup.sh llama\` first"
+SIMULATOR=rknnsim
+# shellcheck source=scripts/simulator-build.sh
+. "$(dirname "${BASH_SOURCE[0]}")/simulator-build.sh"
 [[ -f $RL_LLAMA_LIB_DIR/libmtmd.so && -f $RL_LLAMA_INCLUDE_DIR/mtmd.h ]] ||
     fail "libmtmd.so / mtmd.h not found next to libllama (llama.cpp built without its multimodal library?)"
 
@@ -31,22 +21,14 @@ SRC_DIR=$RL_ROOT/Sources/RKNNSim
 ABI_HEADER=$RL_ROOT/Sources/CRKNN/rknn_abi.h
 SOURCES=("$SRC_DIR"/*.c)
 INPUTS=("${SOURCES[@]}" "$SRC_DIR"/*.h "$ABI_HEADER" "$RL_LLAMA_INCLUDE_DIR/llama.h" "$RL_LLAMA_INCLUDE_DIR/mtmd.h"
-    "$RL_LLAMA_INCLUDE_DIR/gguf.h" "$RL_LLAMA_LIB_DIR/libllama.so" "$RL_LLAMA_LIB_DIR/libmtmd.so" "${BASH_SOURCE[0]}")
+    "$RL_LLAMA_INCLUDE_DIR/gguf.h" "$RL_LLAMA_LIB_DIR/libllama.so" "$RL_LLAMA_LIB_DIR/libmtmd.so" "${BASH_SOURCE[0]}"
+    "$RL_ROOT/scripts/simulator-build.sh")
 
 dir=${RKNNSIM_OUT_DIR:-$RL_DEPS/rknnsim}
 out=$dir/librknnrt.so
 started=$SECONDS
 
-stale() {
-    local f
-    [[ -f $out ]] || return 0
-    for f in "${INPUTS[@]}"; do
-        [[ $f -nt $out ]] && return 0
-    done
-    return 1
-}
-
-if ! stale; then
+if ! stale "$out"; then
     echo "setup: rknnsim: skipped ($(rel "$out") up to date, $((SECONDS - started))s)"
     exit 0
 fi
