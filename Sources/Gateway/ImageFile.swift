@@ -49,7 +49,8 @@ enum ImageFile {
             return (.png, b.count >= 24 && starts(Array("IHDR".utf8), at: 12) ? (be32(16), be32(20)) : nil)
         }
         if starts(Array("GIF87a".utf8)) || starts(Array("GIF89a".utf8)) { return (.gif, (le16(6), le16(8))) }
-        if starts(Array("BM".utf8)) { return (.bmp, (Int(le32(18)), Int(abs(le32(22))))) }
+        // A BMP stored top-down has a negative height.
+        if starts(Array("BM".utf8)) { return (.bmp, (Int(le32(18)), abs(Int(le32(22))))) }
         if starts([0xFF, 0xD8]) { return (.jpeg, jpegSize(b, be16)) }
         if starts(Array("RIFF".utf8)), starts(Array("WEBP".utf8), at: 8) {
             throw ImageProblem("WebP images are not supported; send PNG, JPEG, GIF or BMP")

@@ -1,3 +1,5 @@
+internal import Foundation
+
 extension ManifestResolver {
     /// Names and aliases share one namespace, compared case-insensitively: a request must find exactly one model.
     mutating func checkNameCollisions(_ models: [ResolvedModel]) {
@@ -116,6 +118,8 @@ extension ManifestResolver {
         if timeout.milliseconds < 100 { error(path.appending("timeout"), "timeout must be at least 100ms") }
         let maxBytes = remote.maxSize.map { Int(clamping: $0.bytes) } ?? ResolvedRemoteImages.defaultMaxBytes
         if maxBytes < 1024 { error(path.appending("maxSize"), "maxSize must be at least 1KiB") }
-        return ResolvedRemoteImages(hosts: remote.hosts.map { $0.lowercased() }, timeout: timeout, maxBytes: maxBytes)
+        // URLs name IPv6 addresses in brackets, which their host part comes without.
+        let hosts = remote.hosts.map { $0.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")) }
+        return ResolvedRemoteImages(hosts: hosts, timeout: timeout, maxBytes: maxBytes)
     }
 }
