@@ -171,6 +171,7 @@ public enum Planner {
         var parts = [model.engine.rawValue, "context \(model.context)"]
         if let llama = model.llamacpp { parts.append("\(llama.parallel) slots") }
         if let npu = model.npu { parts.append("npu domain \(npu.domain)") }
+        if model.vision != nil { parts.append("images (\(ModelFiles.visionKind(model)))") }
         if model.lifecycle.pinned { parts.append("pinned") }
         if let idle = model.lifecycle.idleTimeout { parts.append("stops after \(idle.text) idle") }
         return parts.joined(separator: ", ")
