@@ -126,7 +126,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
-            exclude: ["Clients"],
+            exclude: ["Clients", "Schemas"],
             swiftSettings: strict),
         .testTarget(
             name: "ReconcilerTests",

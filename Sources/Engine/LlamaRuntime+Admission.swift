@@ -55,7 +55,7 @@ extension LlamaRuntime {
         let sampler: SamplerChain
         do {
             sampler = try SamplerChain(
-                pending.sampling, responseFormat: pending.responseFormat, library: library, vocab: model.vocab,
+                pending.sampling, grammar: pending.grammar, library: library, vocab: model.vocab,
                 vocabSize: model.vocabSize)
         } catch {
             pending.continuation.yield(.done(Completion(reason: .error, error: error)))

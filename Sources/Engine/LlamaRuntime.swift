@@ -19,6 +19,8 @@ final class LlamaRuntime: SteppedRuntime {
     var embedder: LlamaEmbedder?
     /// The projector, for models that take images.
     let vision: LlamaVision?
+    /// Grammars compiled from JSON schemas, by schema text.
+    var grammars: [String: String] = [:]
     /// Scratch list of events for one token, reused to avoid an allocation per token.
     var events: [GenerationEvent] = []
 
@@ -99,26 +101,38 @@ final class LlamaRuntime: SteppedRuntime {
                 "the prompt is \(tokens.count) tokens but a request may use at most \(model.contextPerSlot) "
                     + "(prompt and answer together); shorten it or raise the model's context")
         }
+        let grammar = try grammar(for: request.responseFormat)
         let thinking = request.thinking ?? configuration.thinking ?? model.template.supportsThinking
         queue.append(
             PendingRequest(
                 id: id, tokens: tokens, images: prompt.images,
                 sampling: request.sampling.merged(over: configuration.sampling)
                     .merged(over: LlamaEngine.Configuration.builtinSampling),
-                stop: request.stop, maxTokens: request.maxTokens, responseFormat: request.responseFormat,
+                stop: request.stop, maxTokens: request.maxTokens, grammar: grammar,
                 routeThinking: thinking,
                 routeTools: !request.tools.isEmpty, continuation: continuation, submitted: submitted))
     }
 
+    /// The grammar a response format asks for: "some JSON object", or a schema's own (compiled once per schema
+    /// text, and checked by llama.cpp here, so a grammar it cannot parse is refused before anything runs).
+    private func grammar(for format: ResponseFormat?) throws(EngineError) -> String? {
+        guard let format, format.kind != .text else { return nil }
+        guard format.kind == .jsonSchema, let schema = format.schema else { return JSONGrammar.object }
+        if let known = grammars[schema] { return known }
+        let grammar = try JSONSchemaGrammar.compile(schema)
+        guard let sampler = library.samplerGrammar(model.vocab, grammar, "root") else {
+            throw EngineError(.unsupported, "llama.cpp could not use the grammar made from this JSON schema")
+        }
+        library.samplerFree(sampler)
+        if grammars.count >= 64 { grammars.removeAll() }
+        grammars[schema] = grammar
+        return grammar
+    }
+
     /// The prompt as text, each image standing as the projector's marker, and the images in that order.
     private func promptText(for request: GenerationRequest) throws(EngineError) -> (String, [ImageInput]) {
-        // Only "some JSON object" can be enforced (a fixed grammar); a schema would be silently ignored.
         if let lora = request.lora {
             throw EngineError(.unsupported, "the llama.cpp engine does not load LoRA adapters yet (asked for '\(lora)')")
-        }
-        if request.responseFormat?.kind == .jsonSchema {
-            throw EngineError(
-                .unsupported, "json_schema output is not supported by the llama.cpp engine; use a JSON object format")
         }
         switch request.input {
         case .prompt(let text):

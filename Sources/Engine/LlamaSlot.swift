@@ -22,7 +22,8 @@ struct PendingRequest {
     let sampling: Sampling
     let stop: [String]
     let maxTokens: Int?
-    let responseFormat: ResponseFormat?
+    /// GBNF the answer must follow (a JSON response format); nil: free text.
+    let grammar: String?
     let routeThinking: Bool
     let routeTools: Bool
     let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation

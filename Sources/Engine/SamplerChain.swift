@@ -11,18 +11,18 @@ struct SamplerChain {
     let penalties: UnsafeMutablePointer<llama_sampler>?
 
     init(
-        _ s: Sampling, responseFormat: ResponseFormat?, library: LlamaLibrary, vocab: OpaquePointer, vocabSize: Int32
+        _ s: Sampling, grammar: String?, library: LlamaLibrary, vocab: OpaquePointer, vocabSize: Int32
     ) throws(EngineError) {
         let chain = library.samplerChainInit(library.samplerChainDefaultParams())!
         func add(_ sampler: UnsafeMutablePointer<llama_sampler>?) {
             if let sampler { library.samplerChainAdd(chain, sampler) }
         }
-        if let format = responseFormat, format.kind != .text {
-            guard let grammar = library.samplerGrammar(vocab, JSONGrammar.object, "root") else {
+        if let grammar {
+            guard let sampler = library.samplerGrammar(vocab, grammar, "root") else {
                 library.samplerFree(chain)
-                throw EngineError(.invalidRequest, "llama.cpp rejected the JSON grammar")
+                throw EngineError(.invalidRequest, "llama.cpp rejected the grammar")
             }
-            add(grammar)
+            add(sampler)
         }
         var penalties: UnsafeMutablePointer<llama_sampler>?
         if Self.usesPenalties(s) {
@@ -58,9 +58,9 @@ struct SamplerChain {
     }
 }
 
-/// GBNF for one JSON object (the `jsonObject` response format; a `jsonSchema` is held to the same shape,
-/// not yet to the schema itself). Whitespace is at most one space or one indented line break, so a
-/// small model cannot wander off into blank runs.
+/// GBNF for one JSON object (the `jsonObject` response format, and a `jsonSchema` without a schema).
+/// Whitespace is at most one space or one indented line break, so a small model cannot wander off into
+/// blank runs (`JSONSchemaGrammar` uses the same).
 enum JSONGrammar {
     static let object = #"""
         root   ::= object
