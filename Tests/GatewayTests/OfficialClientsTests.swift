@@ -49,6 +49,11 @@ struct OfficialClientsTests {
             #expect((result["ollama_generate"] as? [String: Any])?["done"] as? Bool == true)
             #expect((result["ollama_embed"] as? [Int])?.count == 2)
             #expect(result["ollama_not_found"] as? Int == 404)
+            // Pydantic models through `chat.completions.parse` and Ollama's `format=`: the clients parsed them.
+            for key in ["openai_parse", "ollama_format"] {
+                let city = try #require(result[key] as? [String: Any], "\(key)")
+                #expect(city["name"] is String && city["coastal"] is Bool && (city["population"] as? Int ?? -1) >= 0)
+            }
         }
     }
 }

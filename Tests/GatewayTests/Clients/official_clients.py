@@ -8,6 +8,8 @@ import sys
 
 import ollama
 import openai
+import pydantic
+import typing
 
 base = sys.argv[1]
 question = [{"role": "user", "content": "What is the capital of France?"}]
@@ -41,7 +43,25 @@ try:
 except openai.NotFoundError as error:
     out["openai_not_found"] = error.status_code
 
+# Structured output as client libraries ask for it: a Pydantic model, parsed back by the client.
+class City(pydantic.BaseModel):
+    name: str = pydantic.Field(max_length=20)
+    country: str = pydantic.Field(max_length=20)
+    population: int = pydantic.Field(ge=0)
+    coastal: bool
+    nickname: typing.Optional[str] = pydantic.Field(default=None, max_length=16)
+
+
+city_question = [{"role": "user", "content": "Describe Paris as JSON."}]
+parsed = client.chat.completions.parse(
+    model="smollm2", messages=city_question, response_format=City, max_tokens=120, temperature=0)
+out["openai_parse"] = parsed.choices[0].message.parsed.model_dump() if parsed.choices[0].message.parsed else None
+
 ollama_client = ollama.Client(host=base)
+formatted = ollama_client.chat(
+    model="smollm2", messages=city_question, format=City.model_json_schema(),
+    options={"num_predict": 120, "temperature": 0})
+out["ollama_format"] = City.model_validate_json(formatted.message.content).model_dump()
 chat = ollama_client.chat(model="smollm2", messages=question, options={"num_predict": 16, "temperature": 0})
 out["ollama_chat"] = {"content": chat.message.content, "done_reason": chat.done_reason, "eval_count": chat.eval_count}
 streamed = "".join(part.message.content for part in ollama_client.chat(
