@@ -60,6 +60,8 @@ struct LlamaLibrary: @unchecked Sendable {
     let samplerFree: llama_sampler_free_fn
     let samplerAccept: llama_sampler_accept_fn
     let samplerSample: llama_sampler_sample_fn
+    let samplerApply: llama_sampler_apply_fn
+    let logitsAt: llama_get_logits_ith_fn
     let samplerGreedy: llama_sampler_init_greedy_fn
     let samplerDistribution: llama_sampler_init_dist_fn
     let samplerTopK: llama_sampler_init_top_k_fn
@@ -137,6 +139,8 @@ struct LlamaLibrary: @unchecked Sendable {
         samplerFree = s.resolve("llama_sampler_free")
         samplerAccept = s.resolve("llama_sampler_accept")
         samplerSample = s.resolve("llama_sampler_sample")
+        samplerApply = s.resolve("llama_sampler_apply")
+        logitsAt = s.resolve("llama_get_logits_ith")
         samplerGreedy = s.resolve("llama_sampler_init_greedy")
         samplerDistribution = s.resolve("llama_sampler_init_dist")
         samplerTopK = s.resolve("llama_sampler_init_top_k")

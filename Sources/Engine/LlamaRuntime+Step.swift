@@ -56,7 +56,7 @@ extension LlamaRuntime {
                 request.cursor += request.tokensInBatch
             }
             if request.outputIndex >= 0 {
-                accept(library.samplerSample(request.sampler.chain, model.context, request.outputIndex), in: slot)
+                accept(request.sampler.sample(model.context, at: request.outputIndex), in: slot)
             }
         }
     }
@@ -149,7 +149,6 @@ extension LlamaRuntime {
         }
         request.pending.continuation.yield(.done(request.completion(reason, error: error)))
         request.pending.continuation.finish()
-        library.samplerFree(request.sampler.chain)
         slot.request = nil
     }
 
