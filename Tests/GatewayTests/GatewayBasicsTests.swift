@@ -142,18 +142,20 @@ struct GatewayBasicsTests {
         }
     }
 
-    @Test func aJSONSchemaTheEngineCannotEnforceIsRefusedNotIgnored() async throws {
+    @Test func aJSONSchemaKeywordTheGrammarCannotEnforceIsRefusedNotIgnored() async throws {
         try await LiveGateway.with { base, _ in
+            let schema = #"{"type":"object","patternProperties":{"^x":{"type":"string"}}}"#
             let request = """
                 {"model":"smollm2","messages":[{"role":"user","content":"Age?"}],"max_tokens":8,
-                 "response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"object"}}}}
+                 "response_format":{"type":"json_schema","json_schema":{"name":"a","schema":\(schema)}}}
                 """
             let refused = try await LiveGateway.send(.post, base + "/v1/chat/completions", json: request)
             #expect(refused.status == 400 && refused.body.contains(#""code":"unsupported""#), "\(refused.body)")
+            #expect(refused.body.contains("'patternProperties'"), "\(refused.body)")
             let ollama = try await LiveGateway.send(
                 .post, base + "/api/chat",
-                json: #"{"model":"smollm2","messages":[{"role":"user","content":"Age?"}],"format":{"type":"object"}}"#)
-            #expect(ollama.status == 400 && ollama.body.contains("json_schema output is not supported"), "\(ollama.body)")
+                json: #"{"model":"smollm2","messages":[{"role":"user","content":"Age?"}],"format":\#(schema)}"#)
+            #expect(ollama.status == 400 && ollama.body.contains("'patternProperties'"), "\(ollama.body)")
         }
     }
 
