@@ -111,14 +111,13 @@ struct JSONSchemaGrammar {
             if let other = others.sorted().first { throw Self.unsupported(other, path, "beside $ref") }
             return try self.reference(reference, at: path)
         }
-        if let value = s["const"] { return try literal(value, at: path) }
-        if let values = s["enum"] as? [Any] {
-            guard !values.isEmpty else { throw Self.unsupported("enum", path, "it is empty") }
-            return "( " + (try values.map { value throws(EngineError) in try literal(value, at: path) }).joined(separator: " | ")
-                + " )"
+        if s["const"] != nil || s["enum"] != nil {
+            return try literals(s, at: path)
         }
         for key in ["anyOf", "oneOf"] {
             guard let branches = s[key] else { continue }
+            let others = s.keys.filter { !Self.annotations.contains($0) && $0 != key }
+            if let other = others.sorted().first { throw Self.unsupported(other, path, "beside \(key)") }
             guard let list = branches as? [Any], !list.isEmpty else { throw Self.unsupported(key, path, "expected a list") }
             var alternatives: [String] = []
             for (index, branch) in list.enumerated() {
@@ -326,10 +325,41 @@ struct JSONSchemaGrammar {
 
     // MARK: Literals
 
-    /// The grammar for exactly the JSON text of `value`.
-    private mutating func literal(_ value: Any, at path: String) throws(EngineError) -> String {
+    /// `const` or `enum`: their values as literals, keeping those of the schema's `type` when it has one (a
+    /// value of another type would not validate).
+    private mutating func literals(_ s: [String: Any], at path: String) throws(EngineError) -> String {
+        let keyword = s["const"] != nil ? "const" : "enum"
+        let others = s.keys.filter { !Self.annotations.contains($0) && $0 != keyword && $0 != "type" }
+        if let other = others.sorted().first { throw Self.unsupported(other, path, "beside \(keyword)") }
+        let values: [Any]
+        if let value = s["const"] {
+            values = [value]
+        } else {
+            guard let list = s["enum"] as? [Any], !list.isEmpty else {
+                throw Self.unsupported("enum", path, "expected a list of values")
+            }
+            values = list
+        }
+        let types: [String]? = (s["type"] as? String).map { [$0] } ?? s["type"] as? [String]
+        let texts = values.map(Self.jsonText).filter { text in types.map { Self.text(text, isOneOf: $0) } ?? true }
+        guard !texts.isEmpty else { throw Self.unsupported(keyword, path, "no value is of the schema's type") }
         _ = primitive("ws")
-        return Self.gbnfLiteral(Self.jsonText(value)) + " ws"
+        return "( " + texts.map { Self.gbnfLiteral($0) + " ws" }.joined(separator: " | ") + " )"
+    }
+
+    /// Whether a JSON text is a value of one of `types`.
+    private static func text(_ text: String, isOneOf types: [String]) -> Bool {
+        guard let first = text.first else { return false }
+        let kinds: [String] =
+            switch first {
+            case "\"": ["string"]
+            case "{": ["object"]
+            case "[": ["array"]
+            case "t", "f": ["boolean"]
+            case "n": ["null"]
+            default: text.allSatisfy { $0.isNumber || $0 == "-" } ? ["integer", "number"] : ["number"]
+            }
+        return kinds.contains { types.contains($0) }
     }
 
     /// `value`'s JSON text, as JSONSerialization writes it (inside a one-element array, which any value may be).

@@ -22,6 +22,12 @@ struct JSONSchemaGrammarTests {
         }
     }
 
+    @Test func enumValuesOfAnotherTypeThanTheSchemasAreLeftOut() throws {
+        let grammar = try compile(#"{"type": ["integer", "null"], "enum": [1, "one", null, 2.5, true]}"#)
+        #expect(grammar.contains(#""1""#) && grammar.contains(#""null""#))
+        #expect(!grammar.contains("one") && !grammar.contains("2.5") && !grammar.contains("true"), "\(grammar)")
+    }
+
     @Test func objectsPutRequiredMembersFirstAndRecursionBecomesARule() throws {
         let grammar = try compile(
             ##"{"type": "object", "properties": {"b": {"type": "integer"}, "a": {"type": "string"}, "z": {"$ref": "#/$defs/n"}}, "required": ["z", "a"], "$defs": {"n": {"type": "object", "properties": {"next": {"$ref": "#/$defs/n"}}}}}"##
@@ -47,6 +53,11 @@ struct JSONSchemaGrammarTests {
         #expect(refusal(#"{"type": "string", "pattern": "(?=a)b"}"#)?.contains("'pattern'") == true)
         #expect(refusal(#"{"type": "string", "pattern": "a\\1"}"#)?.contains("'pattern'") == true)
         #expect(refusal("not json")?.contains("not valid JSON") == true)
+        #expect(
+            refusal(#"{"type": "object", "anyOf": [{"required": ["a"]}]}"#)?.contains(
+                "'type' at # cannot be enforced: beside anyOf") == true)
+        #expect(refusal(#"{"enum": ["a", "bb"], "maxLength": 1}"#)?.contains("'maxLength'") == true)
+        #expect(refusal(#"{"type": "integer", "enum": ["a"]}"#)?.contains("no value is of the schema's type") == true)
     }
 
     @Test func patternsBecomeJSONSafeGrammar() throws {
