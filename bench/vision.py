@@ -308,7 +308,6 @@ def baseline_round(baseline, conversation):
         "encode_ms": sum(b1["encode_ms"]), "encodes1": b1["encodes"],
         "encode2_ms": sum(b2["encode_ms"]), "encodes2": b2["encodes"],
         "image_decode_ms": sum(b1["image_decode_ms"]), "image_tokens": b1["image_tokens"],
-        "encode_and_prefill_ms": sum(b1["encode_ms"]) + sum(b1["image_decode_ms"]),
         "prompt_tokens1": b1["prompt_tokens"], "prompt_tokens2": b2["prompt_tokens"],
     }
 

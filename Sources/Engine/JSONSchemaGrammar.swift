@@ -369,19 +369,6 @@ struct JSONSchemaGrammar {
         return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
     }
 
-    /// `text` as a GBNF string literal.
-    static func gbnfLiteral(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// `text` as a GBNF string literal: GBNF takes JSON's string escapes (`\"`, `\\`, `\n`, `\uXXXX`, …).
+    static func gbnfLiteral(_ text: String) -> String { ChatFormatter.jsonString(text) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The official `openai` and `ollama` Python packages (installed into .deps/ by `make setup`) against the
@@ -11,19 +12,9 @@ struct OfficialClientsTests {
 
     @Test func officialClientsParseWhatTheGatewaySends() async throws {
         try await LiveGateway.with { base, _ in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.python)
-            process.arguments = [Self.script, base]
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(stderr)")
-            let result = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(stderr)")
+            let script = try await PythonScript.run(Self.python, [Self.script, base])
+            #expect(script.status == 0, "\(script.stderr)")
+            let result = try #require(script.json, "\(script.stderr)")
 
             let chat = try #require(result["openai_chat"] as? [String: Any])
             let content = try #require(chat["content"] as? String)

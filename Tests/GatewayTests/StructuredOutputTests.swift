@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import TestSupport
 import Testing
 
 /// JSON that fits a schema, from the real SmolLM2 through both APIs: every answer of a corpus of schemas
@@ -84,7 +85,7 @@ struct StructuredOutputTests {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("answers-\(UUID().uuidString).json")
             defer { try? FileManager.default.removeItem(at: file) }
             try JSONSerialization.data(withJSONObject: answers).write(to: file)
-            let result = try Self.validate(file)
+            let result = try await Self.validate(file)
             #expect(result["checked"] as? Int == answers.count)
             let failures = result["failures"] as? [[String: Any]] ?? []
             #expect(failures.isEmpty, "\(failures)")
@@ -115,19 +116,10 @@ struct StructuredOutputTests {
         }
     }
 
-    static func validate(_ file: URL) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: OfficialClientsTests.python)
-        process.arguments = [directory.appendingPathComponent("Clients/validate_schemas.py").path, file.path]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(stderr)")
-        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(stderr)")
+    static func validate(_ file: URL) async throws -> [String: Any] {
+        let script = try await PythonScript.run(
+            OfficialClientsTests.python, [directory.appendingPathComponent("Clients/validate_schemas.py").path, file.path])
+        #expect(script.status == 0, "\(script.stderr)")
+        return try #require(script.json, "\(script.stderr)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Reconciler
@@ -39,27 +40,17 @@ struct HubPythonTests {
             ]
         }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = [
-            "-c", Self.script, sandbox.cache.hub.path, model.repo, model.file, "main", adapter.file, model.commit,
-        ]
         var environment = ProcessInfo.processInfo.environment
         environment["HF_HUB_OFFLINE"] = "1"
         environment["HF_HUB_DISABLE_TELEMETRY"] = "1"
         environment["HF_HOME"] = sandbox.root.appendingPathComponent("hf-home").path
-        process.environment = environment
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(stderr)")
+        let script = try await PythonScript.run(
+            Self.python,
+            ["-c", Self.script, sandbox.cache.hub.path, model.repo, model.file, "main", adapter.file, model.commit],
+            environment: environment)
+        #expect(script.status == 0, "\(script.stderr)")
 
-        let result = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(stderr)")
+        let result = try #require(script.json, "\(script.stderr)")
         #expect((result["warnings"] as? [String])?.isEmpty == true, "\(result)")
         let revisions = try #require(result["revisions"] as? [[String: Any]])
         #expect(revisions.count == 1)

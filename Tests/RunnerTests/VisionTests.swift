@@ -25,20 +25,11 @@ struct VisionTests {
     static let python = RunnerProcess.repository.appendingPathComponent(".deps/venv/bin/python").path
     static let generator = RunnerProcess.repository.appendingPathComponent("scripts/tiny-vlm.py").path
 
-    func generate(in directory: URL) throws -> TinyVLM {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = [Self.generator, directory.path, "--llm", ServedDevice.model, "--images"]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "tiny-vlm.py failed: \(stderr)")
-        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(stderr)")
+    func generate(in directory: URL) async throws -> TinyVLM {
+        let script = try await PythonScript.run(
+            Self.python, [Self.generator, directory.path, "--llm", ServedDevice.model, "--images"])
+        try #require(script.status == 0, "tiny-vlm.py failed: \(script.stderr)")
+        let json = try #require(script.json, "\(script.stderr)")
         return TinyVLM(
             projector: try #require(json["mmproj"] as? String), imageTokens: try #require(json["image_tokens"] as? Int),
             images: try #require(json["images"] as? [String: String]))
@@ -122,7 +113,7 @@ struct VisionTests {
     @Test func imagesReachTheModelThroughBothAPIs() async throws {
         let device = try ServedDevice()
         defer { device.remove() }
-        let vlm = try generate(in: device.directory)
+        let vlm = try await generate(in: device.directory)
         let apply = try await start(vlm, in: device)
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
 
@@ -199,24 +190,11 @@ struct VisionTests {
         #expect(content(try await ask(["red"]).1) == redText)
 
         // The official clients, unchanged.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = [
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Clients/vision_clients.py")
-                .path, base, "vlm", vlm.images["red"]!,
-        ]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let clients = try await Curl.waiting {
-            (output.fileHandleForReading.readDataToEndOfFile(), errors.fileHandleForReading.readDataToEndOfFile())
-        }
-        process.waitUntilExit()
-        let stderr = String(decoding: clients.1, as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(stderr)")
-        let result = try #require(try JSONSerialization.jsonObject(with: clients.0) as? [String: Any], "\(stderr)")
+        let clientsScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Clients/vision_clients.py").path
+        let clients = try await PythonScript.run(Self.python, [clientsScript, base, "vlm", vlm.images["red"]!])
+        #expect(clients.status == 0, "\(clients.stderr)")
+        let result = try #require(clients.json, "\(clients.stderr)")
         let openAIClient = try #require(result["openai"] as? [String: Any])
         #expect((openAIClient["content"] as? String)?.isEmpty == false)
         #expect(openAIClient["image_tokens"] as? Int == vlm.imageTokens)
@@ -231,7 +209,7 @@ struct VisionTests {
     @Test func aRepeatedImageIsNotEncodedAgain() async throws {
         let device = try ServedDevice()
         defer { device.remove() }
-        let vlm = try generate(in: device.directory)
+        let vlm = try await generate(in: device.directory)
         let apply = try await start(vlm, in: device)
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
 
@@ -269,7 +247,7 @@ struct VisionTests {
     @Test func imageURLsAreFetchedOnlyFromAllowedHosts() async throws {
         let device = try ServedDevice()
         defer { device.remove() }
-        let vlm = try generate(in: device.directory)
+        let vlm = try await generate(in: device.directory)
         let filesPort = port + 2
         let files = Process()
         files.executableURL = URL(fileURLWithPath: Self.python)
@@ -326,7 +304,7 @@ struct VisionTests {
     @Test(arguments: ["1.2", "1.3"]) func imagesReachAnNPUModelThroughItsEncoder(abi: String) async throws {
         let device = try ServedDevice()
         defer { device.remove() }
-        let vlm = try generate(in: device.directory)
+        let vlm = try await generate(in: device.directory)
         let encoder = device.directory.appendingPathComponent("vision.rknn")
         try "RKNNSIM 1\nprojector=\(vlm.projector)\ntext_model=\(ServedDevice.model)\n".write(
             to: encoder, atomically: true, encoding: .utf8)
