@@ -1,7 +1,8 @@
 public import Foundation
 
-/// A Python program of the test environment (`.deps/venv/bin/python`) run to its end, on a thread of its own:
-/// waiting on a child process must not hold one of the few threads Swift concurrency has.
+/// A Python program of the test environment (`.deps/venv/bin/python`) run to its end, stdout kept and parsed.
+/// It runs on the calling task's thread: the programs are short, and the suite's timing (which of its many
+/// model-running tests overlap on 2 cores) was tuned with them waited for in place.
 public struct PythonScript: Sendable {
     public let status: Int32
     public let stdout: Data
@@ -15,11 +16,7 @@ public struct PythonScript: Sendable {
     public static func run(_ python: String, _ arguments: [String], environment: [String: String]? = nil) async throws
         -> PythonScript
     {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try runBlocking(python, arguments, environment) })
-            }
-        }
+        try runBlocking(python, arguments, environment)
     }
 
     private static func runBlocking(_ python: String, _ arguments: [String], _ environment: [String: String]?) throws
