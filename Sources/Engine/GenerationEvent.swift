@@ -1,10 +1,13 @@
-/// What a generation streams: text deltas and tool calls, then exactly one `done`, last.
+/// What a generation streams: text deltas and tool calls, then exactly one `done`, last. A request that asked
+/// for log-probabilities also gets one `logprobs` event per generated token, sent when the token is sampled:
+/// before its text, which may be held back (a possible stop string or tag).
 ///
 /// JSON shape (one object per NDJSON line): `{"type":"text","channel":"content","text":"..."}`,
-/// `{"type":"toolCall","toolCall":{...}}`, `{"type":"done","done":{...}}`.
+/// `{"type":"toolCall","toolCall":{...}}`, `{"type":"logprobs","logprobs":[...]}`, `{"type":"done","done":{...}}`.
 public enum GenerationEvent: Sendable, Codable, Equatable {
     case text(String, channel: Channel)
     case toolCall(ToolCall)
+    case logprobs([TokenLogprob])
     case done(Completion)
 
     public enum Channel: String, Sendable, Codable, Equatable {
@@ -14,8 +17,8 @@ public enum GenerationEvent: Sendable, Codable, Equatable {
         case reasoning
     }
 
-    private enum CodingKeys: String, CodingKey { case type, channel, text, toolCall, done }
-    private enum Kind: String, Codable { case text, toolCall, done }
+    private enum CodingKeys: String, CodingKey { case type, channel, text, toolCall, logprobs, done }
+    private enum Kind: String, Codable { case text, toolCall, logprobs, done }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -25,6 +28,7 @@ public enum GenerationEvent: Sendable, Codable, Equatable {
                 try c.decode(String.self, forKey: .text),
                 channel: try c.decodeIfPresent(Channel.self, forKey: .channel) ?? .content)
         case .toolCall: self = .toolCall(try c.decode(ToolCall.self, forKey: .toolCall))
+        case .logprobs: self = .logprobs(try c.decode([TokenLogprob].self, forKey: .logprobs))
         case .done: self = .done(try c.decode(Completion.self, forKey: .done))
         }
     }
@@ -39,6 +43,9 @@ public enum GenerationEvent: Sendable, Codable, Equatable {
         case .toolCall(let call):
             try c.encode(Kind.toolCall, forKey: .type)
             try c.encode(call, forKey: .toolCall)
+        case .logprobs(let entries):
+            try c.encode(Kind.logprobs, forKey: .type)
+            try c.encode(entries, forKey: .logprobs)
         case .done(let completion):
             try c.encode(Kind.done, forKey: .type)
             try c.encode(completion, forKey: .done)

@@ -20,16 +20,20 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
     /// nil: the model's default. false asks a reasoning model not to think.
     public var thinking: Bool?
     public var tools: [ToolDefinition]
+    public var toolChoice: ToolChoice
     public var responseFormat: ResponseFormat?
     /// Name of a prompt-cache preset to start from.
     public var promptCache: String?
     /// Name of a LoRA adapter the model declares, applied to this request only.
     public var lora: String?
+    /// nil: no log-probabilities. N: a `logprobs` event per generated token with the N most likely
+    /// alternatives (0 for the sampled token alone; at most 20).
+    public var logprobs: Int?
 
     public init(
         input: Input, sampling: Sampling = Sampling(), maxTokens: Int? = nil, stop: [String] = [],
-        thinking: Bool? = nil, tools: [ToolDefinition] = [], responseFormat: ResponseFormat? = nil,
-        promptCache: String? = nil, lora: String? = nil
+        thinking: Bool? = nil, tools: [ToolDefinition] = [], toolChoice: ToolChoice = .auto,
+        responseFormat: ResponseFormat? = nil, promptCache: String? = nil, lora: String? = nil, logprobs: Int? = nil
     ) {
         self.input = input
         self.sampling = sampling
@@ -37,9 +41,11 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
         self.stop = stop
         self.thinking = thinking
         self.tools = tools
+        self.toolChoice = toolChoice
         self.responseFormat = responseFormat
         self.promptCache = promptCache
         self.lora = lora
+        self.logprobs = logprobs
     }
 
     public static func messages(_ messages: [ChatMessage], maxTokens: Int? = nil) -> GenerationRequest {
@@ -51,7 +57,8 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case messages, prompt, sampling, maxTokens, stop, thinking, tools, responseFormat, promptCache, lora
+        case messages, prompt, sampling, maxTokens, stop, thinking, tools, toolChoice, responseFormat, promptCache, lora
+        case logprobs
     }
 
     public init(from decoder: any Decoder) throws {
@@ -70,9 +77,11 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
         stop = try c.decodeIfPresent([String].self, forKey: .stop) ?? []
         thinking = try c.decodeIfPresent(Bool.self, forKey: .thinking)
         tools = try c.decodeIfPresent([ToolDefinition].self, forKey: .tools) ?? []
+        toolChoice = try c.decodeIfPresent(ToolChoice.self, forKey: .toolChoice) ?? .auto
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
         promptCache = try c.decodeIfPresent(String.self, forKey: .promptCache)
         lora = try c.decodeIfPresent(String.self, forKey: .lora)
+        logprobs = try c.decodeIfPresent(Int.self, forKey: .logprobs)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -86,8 +95,10 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
         if !stop.isEmpty { try c.encode(stop, forKey: .stop) }
         try c.encodeIfPresent(thinking, forKey: .thinking)
         if !tools.isEmpty { try c.encode(tools, forKey: .tools) }
+        if toolChoice != .auto { try c.encode(toolChoice, forKey: .toolChoice) }
         try c.encodeIfPresent(responseFormat, forKey: .responseFormat)
         try c.encodeIfPresent(promptCache, forKey: .promptCache)
         try c.encodeIfPresent(lora, forKey: .lora)
+        try c.encodeIfPresent(logprobs, forKey: .logprobs)
     }
 }

@@ -13,8 +13,9 @@ struct JSONSchemaGrammar {
     private var rules: [String: String] = [:]
     private var order: [String] = []
     /// `$ref` targets already given a rule.
-    private var references: [String: String] = [:]
-    private let root: [String: Any]
+    var references: [String: String] = [:]
+    /// The schema `$ref`s resolve in.
+    var root: [String: Any]
 
     static func compile(_ text: String) throws(EngineError) -> String {
         guard let data = text.data(using: .utf8),
@@ -23,10 +24,13 @@ struct JSONSchemaGrammar {
         var compiler = JSONSchemaGrammar(root: schema as? [String: Any] ?? [:])
         let value = try compiler.expression(schema, at: "#")
         compiler.define("root", value)
-        return compiler.order.map { "\($0) ::= \(compiler.rules[$0]!)" }.joined(separator: "\n") + "\n"
+        return compiler.rendered
     }
 
-    private init(root: [String: Any]) { self.root = root }
+    init(root: [String: Any]) { self.root = root }
+
+    /// The rules in the order they were named.
+    var rendered: String { order.map { "\($0) ::= \(rules[$0]!)" }.joined(separator: "\n") + "\n" }
 
     private static let annotations: Set<String> = [
         "title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly",
@@ -44,13 +48,13 @@ struct JSONSchemaGrammar {
 
     // MARK: Rules
 
-    private mutating func define(_ name: String, _ body: String) {
+    mutating func define(_ name: String, _ body: String) {
         if rules[name] == nil { order.append(name) }
         rules[name] = body
     }
 
     /// A fresh rule name from a hint (letters, digits and dashes only).
-    private mutating func name(_ hint: String) -> String {
+    mutating func name(_ hint: String) -> String {
         var base = String(hint.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" })
         while base.contains("--") { base = base.replacingOccurrences(of: "--", with: "-") }
         base = base.trimmingCharacters(in: CharacterSet(charactersIn: "-"))
@@ -80,7 +84,7 @@ struct JSONSchemaGrammar {
         "array": #""[" ws ( value ( "," ws value )* )? "]" ws"#,
     ]
 
-    private mutating func primitive(_ name: String) -> String {
+    mutating func primitive(_ name: String) -> String {
         guard rules[name] == nil else { return name }
         define(name, Self.primitives[name]!)
         let dependencies: [String: [String]] = [
@@ -95,7 +99,7 @@ struct JSONSchemaGrammar {
     // MARK: Schemas
 
     /// A grammar expression for values of `schema` (each ends with optional whitespace).
-    private mutating func expression(_ schema: Any, at path: String) throws(EngineError) -> String {
+    mutating func expression(_ schema: Any, at path: String) throws(EngineError) -> String {
         if let flag = schema as? Bool {
             guard flag else { throw Self.unsupported("false", path, "no value validates against it") }
             return primitive("value")

@@ -117,11 +117,15 @@ extension LlamaRuntime {
             return
         }
         request.completionTokens += 1
-        let (text, stopped) = request.text.append(model.piece(token))
-        if !text.isEmpty {
-            request.router.route(text, into: &events)
-            flushEvents(request)
+        if let top = request.pending.logprobs, let logits = library.logitsAt(model.context, request.outputIndex) {
+            let entry = Logits.logprob(logits, count: Int(model.vocabSize), token: token, top: top) { [model] in
+                Array(model.piece($0))
+            }
+            events.append(.logprobs([entry]))
         }
+        let (text, stopped) = request.text.append(model.piece(token))
+        if !text.isEmpty { request.router.route(text, into: &events) }
+        if !events.isEmpty { flushEvents(request) }
         if stopped {
             finish(slot, .stop)
         } else if let limit = request.pending.maxTokens, request.completionTokens >= limit {

@@ -101,7 +101,13 @@ final class LlamaRuntime: SteppedRuntime {
                 "the prompt is \(tokens.count) tokens but a request may use at most \(model.contextPerSlot) "
                     + "(prompt and answer together); shorten it or raise the model's context")
         }
-        let grammar = try grammar(for: request.responseFormat)
+        if let logprobs = request.logprobs, !(0...TokenLogprob.maxAlternatives).contains(logprobs) {
+            throw EngineError(
+                .invalidRequest, "logprobs asks for \(logprobs) alternatives; 0 to \(TokenLogprob.maxAlternatives) are allowed")
+        }
+        // A required tool call is the whole answer, so its grammar replaces a response format's.
+        var grammar = try grammar(for: request.toolChoice, tools: request.tools)
+        if grammar == nil { grammar = try self.grammar(for: request.responseFormat) }
         let thinking = request.thinking ?? configuration.thinking ?? model.template.supportsThinking
         queue.append(
             PendingRequest(
@@ -110,7 +116,26 @@ final class LlamaRuntime: SteppedRuntime {
                     .merged(over: LlamaEngine.Configuration.builtinSampling),
                 stop: request.stop, maxTokens: request.maxTokens, grammar: grammar,
                 routeThinking: thinking,
-                routeTools: !request.tools.isEmpty, continuation: continuation, submitted: submitted))
+                routeTools: !request.tools.isEmpty, logprobs: request.logprobs, continuation: continuation,
+                submitted: submitted))
+    }
+
+    /// The grammar of a required tool call (`nil` when the model may answer in text), compiled once per tool list.
+    private func grammar(for choice: ToolChoice, tools: [ToolDefinition]) throws(EngineError) -> String? {
+        let called: [ToolDefinition]
+        switch choice {
+        case .auto: return nil
+        case .required: called = tools
+        case .function(let name):
+            called = tools.filter { $0.name == name }
+            guard !called.isEmpty else {
+                throw EngineError(.invalidRequest, "the tool choice names '\(name)', which is not a tool")
+            }
+        }
+        let key = "tools:\(choice):" + called.map { "\($0.name)\u{0}\($0.parameters)" }.joined(separator: "\u{0}")
+        return try cachedGrammar(key) { () throws(EngineError) -> String in
+            try JSONSchemaGrammar.compileToolCalls(called, single: choice != .required)
+        }
     }
 
     /// The grammar a response format asks for: "some JSON object", or a schema's own (compiled once per schema
@@ -118,14 +143,19 @@ final class LlamaRuntime: SteppedRuntime {
     private func grammar(for format: ResponseFormat?) throws(EngineError) -> String? {
         guard let format, format.kind != .text else { return nil }
         guard format.kind == .jsonSchema, let schema = format.schema else { return JSONGrammar.object }
-        if let known = grammars[schema] { return known }
-        let grammar = try JSONSchemaGrammar.compile(schema)
+        return try cachedGrammar(schema) { () throws(EngineError) -> String in try JSONSchemaGrammar.compile(schema) }
+    }
+
+    /// `compile`'s grammar for `key`, made once and checked by llama.cpp before it is kept.
+    private func cachedGrammar(_ key: String, _ compile: () throws(EngineError) -> String) throws(EngineError) -> String {
+        if let known = grammars[key] { return known }
+        let grammar = try compile()
         guard let sampler = library.samplerGrammar(model.vocab, grammar, "root") else {
-            throw EngineError(.unsupported, "llama.cpp could not use the grammar made from this JSON schema")
+            throw EngineError(.unsupported, "llama.cpp could not use the grammar made for this request")
         }
         library.samplerFree(sampler)
         if grammars.count >= 64 { grammars.removeAll() }
-        grammars[schema] = grammar
+        grammars[key] = grammar
         return grammar
     }
 

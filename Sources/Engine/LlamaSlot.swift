@@ -26,6 +26,8 @@ struct PendingRequest {
     let grammar: String?
     let routeThinking: Bool
     let routeTools: Bool
+    /// Alternatives per token when the request asked for log-probabilities.
+    let logprobs: Int?
     let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
     let submitted: ContinuousClock.Instant
 

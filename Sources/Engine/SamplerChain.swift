@@ -100,16 +100,8 @@ final class SamplerChain {
         -> Int32?
     {
         guard plainGreedy, candidates.count > 0 else { return nil }
-        let count = min(32, candidates.count)
-        var top: [llama_token_data] = []
-        top.reserveCapacity(count + 1)
-        for id in candidates.indices {
-            let logit = logits[id]
-            guard top.count < count || logit > top[top.count - 1].logit else { continue }
-            let entry = llama_token_data(id: Int32(id), logit: logit, p: 0)
-            let at = top.firstIndex { $0.logit < logit } ?? top.count
-            top.insert(entry, at: at)
-            if top.count > count { top.removeLast() }
+        var top = Logits.highest(logits, count: candidates.count, limit: 32).map { id in
+            llama_token_data(id: id, logit: logits[Int(id)], p: 0)
         }
         return top.withUnsafeMutableBufferPointer { buffer -> Int32? in
             var array = llama_token_data_array(data: buffer.baseAddress, size: buffer.count, selected: -1, sorted: false)

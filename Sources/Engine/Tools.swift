@@ -43,3 +43,35 @@ public struct ResponseFormat: Sendable, Codable, Equatable {
         self.schema = schema
     }
 }
+
+/// Whether the model must call a tool. `auto`: it decides. `required`: it calls one or more of the tools;
+/// `function`: it calls that one. The llama.cpp engine enforces the last two with a grammar over the tool
+/// calls, whose arguments follow each function's `parameters` schema.
+public enum ToolChoice: Sendable, Equatable, Codable {
+    case auto
+    case required
+    case function(String)
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        switch text {
+        case "auto": self = .auto
+        case "required": self = .required
+        default:
+            guard text.hasPrefix("function:") else {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: decoder.codingPath, debugDescription: "expected auto, required or function:NAME"))
+            }
+            self = .function(String(text.dropFirst("function:".count)))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .auto: try c.encode("auto")
+        case .required: try c.encode("required")
+        case .function(let name): try c.encode("function:\(name)")
+        }
+    }
+}

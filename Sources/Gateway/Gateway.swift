@@ -256,7 +256,7 @@ public struct MeteredEvents: AsyncSequence, Sendable {
                     metrics.decodeRate(model: model, api: api, tokensPerSecond: rate)
                 }
                 metrics.request(model: model, api: api, status: completion.reason == .error ? 500 : 200)
-            case .toolCall: break
+            case .toolCall, .logprobs: break
             }
         }
 

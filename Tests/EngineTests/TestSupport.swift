@@ -32,6 +32,7 @@ struct Generated {
     var deltas: [String] = []
     var reasoning: [String] = []
     var toolCalls: [ToolCall] = []
+    var logprobs: [TokenLogprob] = []
     var done: Completion?
     var eventsAfterDone = 0
 
@@ -46,6 +47,7 @@ func generate(_ engine: any Engine, _ request: GenerationRequest) async throws -
         case .text(let text, .content): result.deltas.append(text)
         case .text(let text, .reasoning): result.reasoning.append(text)
         case .toolCall(let call): result.toolCalls.append(call)
+        case .logprobs(let entries): result.logprobs += entries
         case .done(let completion): result.done = completion
         }
     }

@@ -128,7 +128,8 @@ import Worker
                 "'system' has no effect with raw: true; put it in the prompt"
             ),
             (#"{"model": "m", "prompt": "x", "images": ["aGVsbG8="]}"#, "model 'm' does not support images ('images')"),
-            (#"{"model": "m", "prompt": "x", "logprobs": true}"#, "'logprobs' are not supported by this server"),
+            (#"{"model": "m", "prompt": "x", "top_logprobs": 2}"#, "'top_logprobs' needs 'logprobs': true"),
+            (#"{"model": "m", "prompt": "x", "logprobs": true, "top_logprobs": 21}"#, "'top_logprobs' must be between 0 and 20"),
             (#"{"model": "m", "prompt": "x", "think": true}"#, "model 'm' does not support thinking ('think')"),
             (#"{"model": "m", "prompt": "x", "format": "yaml"}"#, "'format' must be \"json\" or a JSON schema object"),
         ]

@@ -85,10 +85,12 @@ import Testing
         let messages = #""messages": [{"role": "user", "content": "x"}]"#
         #expect(try OpenAITest.chat(#"{"model": "m", \#(messages), \#(tools)}"#).tools.map(\.name) == ["a", "b"])
         #expect(try OpenAITest.chat(#"{"model": "m", \#(messages), \#(tools), "tool_choice": "none"}"#).tools.isEmpty)
-        #expect(try OpenAITest.chat(#"{"model": "m", \#(messages), \#(tools), "tool_choice": "required"}"#).tools.count == 2)
+        let required = try OpenAITest.chat(#"{"model": "m", \#(messages), \#(tools), "tool_choice": "required"}"#)
+        #expect(required.tools.count == 2 && required.toolChoice == .required)
         let named = try OpenAITest.chat(
             #"{"model": "m", \#(messages), \#(tools), "tool_choice": {"type": "function", "function": {"name": "b"}}}"#)
         #expect(named.tools == [ToolDefinition(name: "b", parameters: #"{"type":"object","properties":{}}"#)])
+        #expect(named.toolChoice == .function("b"))
         let missing = OpenAITest.refusal {
             try OpenAITest.chat(
                 #"{"model": "m", \#(messages), \#(tools), "tool_choice": {"type": "function", "function": {"name": "c"}}}"#)
@@ -131,8 +133,8 @@ import Testing
     @Test(arguments: [
         (#""n": 2"#, "n", "unsupported_parameter"),
         (#""n": 0"#, "n", "invalid_request"),
-        (#""logprobs": true"#, "logprobs", "unsupported_parameter"),
-        (#""top_logprobs": 2"#, "top_logprobs", "unsupported_parameter"),
+        (#""logprobs": true, "top_logprobs": 21"#, "top_logprobs", "invalid_request"),
+        (#""top_logprobs": 2"#, "top_logprobs", "invalid_request"),
         (#""logit_bias": {"50256": -100}"#, "logit_bias", "unsupported_parameter"),
         (#""temperature": -1"#, "temperature", "invalid_request"),
         (#""top_p": 1.5"#, "top_p", "invalid_request"),
@@ -184,7 +186,7 @@ import Testing
             (#""prompt": ["a", "b"]"#, "prompt"), (#""prompt": [1, 2, 3]"#, "prompt"), (#""prompt": [[1], [2]]"#, "prompt"),
             (#""prompt": "a", "echo": true"#, "echo"), (#""prompt": "a", "suffix": "z""#, "suffix"),
             (#""prompt": "a", "best_of": 2"#, "best_of"), (#""prompt": "a", "n": 3"#, "n"),
-            (#""prompt": "a", "logprobs": 2"#, "logprobs"), (#""max_tokens": 3"#, "prompt"),
+            (#""prompt": "a", "logprobs": 6"#, "logprobs"), (#""max_tokens": 3"#, "prompt"),
         ] {
             let error = OpenAITest.refusal { try completion(#"{"model": "m", \#(field)}"#) }
             #expect(error?.status == .badRequest, "\(field)")
@@ -323,7 +325,7 @@ import Testing
                 == #"{"choices":[{"finish_reason":"length","index":0,"logprobs":null,"text":" there"}],\#(tail)"#
                 + #""usage":{"completion_tokens":1,"prompt_tokens":2,"prompt_tokens_details":{"cached_tokens":0},"total_tokens":3}}"#
         )
-        let transcoder = OpenAICompletionStreamTranscoder(envelope: envelope, includeUsage: false)
+        var transcoder = OpenAICompletionStreamTranscoder(envelope: envelope, includeUsage: false)
         #expect(transcoder.opening() == nil)
         let chunks =
             (transcoder.items(for: .text(" there", channel: .content)) + transcoder.items(for: .done(Completion(reason: .stop))))

@@ -75,6 +75,13 @@ public final class RKLLMEngine: Engine {
             throw EngineError(
                 .unsupported, "the rkllm runtime cannot constrain its output, so response_format \(format.kind) is not supported")
         }
+        if request.toolChoice != .auto {
+            throw EngineError(
+                .unsupported, "the rkllm runtime cannot constrain its output, so a required tool call cannot be enforced")
+        }
+        if request.logprobs != nil {
+            throw EngineError(.unsupported, "the rkllm runtime does not report token probabilities (logprobs)")
+        }
         if let refusal = RKLLMSamplingSupport.refusal(request.sampling, loaded: configuration.sampling, abi: abi) {
             throw EngineError(.unsupported, refusal)
         }

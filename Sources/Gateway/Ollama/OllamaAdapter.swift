@@ -27,7 +27,7 @@ enum OllamaAdapter {
     static func chatRequest(_ wire: OllamaChatRequest, for model: OllamaModelTraits) throws(OllamaAdapterError)
         -> GenerationRequest
     {
-        try refuseLogprobs(wire.logprobs, wire.topLogprobs)
+        let logprobs = try logprobs(wire.logprobs, top: wire.topLogprobs)
         var messages: [ChatMessage] = []
         for (index, message) in (wire.messages ?? []).enumerated() {
             messages.append(try chatMessage(message, at: index))
@@ -46,13 +46,14 @@ enum OllamaAdapter {
         var request = try request(
             .messages(messages), options: wire.options, format: wire.format, think: wire.think, tools: tools, model: model)
         request.promptCache = wire.promptCache
+        request.logprobs = logprobs
         return request
     }
 
     static func generateRequest(_ wire: OllamaGenerateRequest, for model: OllamaModelTraits) throws(OllamaAdapterError)
         -> GenerationRequest
     {
-        try refuseLogprobs(wire.logprobs, wire.topLogprobs)
+        let logprobs = try logprobs(wire.logprobs, top: wire.topLogprobs)
         if let suffix = wire.suffix, !suffix.isEmpty {
             throw .invalid("'suffix' (fill-in-the-middle) is not supported by this server")
         }
@@ -88,6 +89,7 @@ enum OllamaAdapter {
         }
         var request = try request(input, options: wire.options, format: wire.format, think: wire.think, tools: [], model: model)
         request.promptCache = wire.promptCache
+        request.logprobs = logprobs
         return request
     }
 
@@ -200,8 +202,16 @@ enum OllamaAdapter {
         }
     }
 
-    static func refuseLogprobs(_ logprobs: Bool?, _ top: Int?) throws(OllamaAdapterError) {
-        if logprobs == true || (top ?? 0) > 0 { throw .invalid("'logprobs' are not supported by this server") }
+    /// `logprobs: true` with `top_logprobs` alternatives (0 to 20), as the engine's count; nil when off.
+    static func logprobs(_ enabled: Bool?, top: Int?) throws(OllamaAdapterError) -> Int? {
+        if let top, !(0...TokenLogprob.maxAlternatives).contains(top) {
+            throw .invalid("'top_logprobs' must be between 0 and \(TokenLogprob.maxAlternatives)")
+        }
+        guard enabled == true else {
+            if let top, top > 0 { throw .invalid("'top_logprobs' needs 'logprobs': true") }
+            return nil
+        }
+        return top ?? 0
     }
 
     /// `keep_alive` as the scheduler applies it: zero unloads after the request, negative keeps the model

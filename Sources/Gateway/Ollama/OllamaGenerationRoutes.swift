@@ -169,7 +169,9 @@ enum OllamaGenerationRoutes {
                 case .delta(let delta): all.append(delta)
                 case .end(.failed(let status, let message)):
                     throw APIError(.ollama, HTTPResponse.Status(code: status), message)
-                case .end(let ending): return OllamaRoutes.json(shape.object(model: model, delta: all, ending: ending))
+                case .end(let ending):
+                    all.append(mapper.remainder())
+                    return OllamaRoutes.json(shape.object(model: model, delta: all, ending: ending))
                 }
             }
         } catch let error as APIError {
@@ -216,7 +218,7 @@ struct OllamaEventStream: StreamedAnswerEncoding {
         case .delta(let delta): [ByteBuffer(bytes: OllamaEncoding.line(shape.object(model: model, delta: delta)))]
         case .end(.failed(_, let message)): [Self.errorLine(message)]
         case .end(let ending):
-            [ByteBuffer(bytes: OllamaEncoding.line(shape.object(model: model, delta: OllamaDelta(), ending: ending)))]
+            [ByteBuffer(bytes: OllamaEncoding.line(shape.object(model: model, delta: mapper.remainder(), ending: ending)))]
         }
     }
 

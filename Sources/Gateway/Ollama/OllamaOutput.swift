@@ -7,13 +7,15 @@ struct OllamaDelta: Sendable, Equatable {
     var content = ""
     var thinking = ""
     var toolCalls: [OllamaToolCall] = []
+    var logprobs: [TokenLogprob] = []
 
-    var isEmpty: Bool { content.isEmpty && thinking.isEmpty && toolCalls.isEmpty }
+    var isEmpty: Bool { content.isEmpty && thinking.isEmpty && toolCalls.isEmpty && logprobs.isEmpty }
 
     mutating func append(_ other: OllamaDelta) {
         content += other.content
         thinking += other.thinking
         toolCalls += other.toolCalls
+        logprobs += other.logprobs
     }
 }
 
@@ -25,8 +27,11 @@ enum OllamaEnding: Sendable, Equatable {
 }
 
 /// Canonical events to Ollama's pieces. Tool calls are numbered (`function.index`) in the order they come.
+/// Log-probabilities wait for the next piece of text or call (a token's text may be held back), and the
+/// last of them go out with the final object (`remainder`).
 struct OllamaEventMapper: Sendable {
     private var toolCallCount = 0
+    private var logprobs: [TokenLogprob] = []
 
     enum Step: Sendable, Equatable {
         case delta(OllamaDelta)
@@ -36,13 +41,26 @@ struct OllamaEventMapper: Sendable {
     /// `total` is the wall-clock time since the request arrived, for `total_duration`.
     mutating func step(_ event: GenerationEvent, total: Duration) -> Step {
         switch event {
-        case .text(let text, .content): return .delta(OllamaDelta(content: text))
-        case .text(let text, .reasoning): return .delta(OllamaDelta(thinking: text))
+        case .text(let text, .content): return .delta(OllamaDelta(content: text, logprobs: takeLogprobs()))
+        case .text(let text, .reasoning): return .delta(OllamaDelta(thinking: text, logprobs: takeLogprobs()))
         case .toolCall(let call):
             defer { toolCallCount += 1 }
-            return .delta(OllamaDelta(toolCalls: [OllamaAdapter.wireToolCall(call, index: toolCallCount)]))
+            return .delta(
+                OllamaDelta(
+                    toolCalls: [OllamaAdapter.wireToolCall(call, index: toolCallCount)], logprobs: takeLogprobs()))
+        case .logprobs(let entries):
+            logprobs += entries
+            return .delta(OllamaDelta())
         case .done(let completion): return .end(OllamaAdapter.ending(completion, total: total))
         }
+    }
+
+    /// What the final object carries: log-probabilities no text has taken yet.
+    mutating func remainder() -> OllamaDelta { OllamaDelta(logprobs: takeLogprobs()) }
+
+    private mutating func takeLogprobs() -> [TokenLogprob] {
+        defer { logprobs.removeAll() }
+        return logprobs
     }
 }
 
@@ -108,7 +126,7 @@ extension OllamaAdapter {
             message: OllamaMessage(
                 role: "assistant", content: delta.content, thinking: delta.thinking.isEmpty ? nil : delta.thinking,
                 toolCalls: delta.toolCalls.isEmpty ? nil : delta.toolCalls),
-            done: false)
+            done: false, logprobs: delta.logprobs.isEmpty ? nil : delta.logprobs.map(OllamaLogprob.init))
         if case .finished(let reason, let metrics)? = ending {
             response.done = true
             response.doneReason = reason
@@ -122,7 +140,8 @@ extension OllamaAdapter {
     {
         var response = OllamaGenerateResponse(
             model: model, createdAt: OllamaEncoding.timestamp(date), response: delta.content,
-            thinking: delta.thinking.isEmpty ? nil : delta.thinking, done: false)
+            thinking: delta.thinking.isEmpty ? nil : delta.thinking, done: false,
+            logprobs: delta.logprobs.isEmpty ? nil : delta.logprobs.map(OllamaLogprob.init))
         if case .finished(let reason, let metrics)? = ending {
             response.done = true
             response.doneReason = reason

@@ -1,3 +1,4 @@
+internal import Engine
 internal import Foundation
 
 /// The counts and durations (nanoseconds, like all of Ollama's durations) of a final object. Ollama flattens
@@ -26,11 +27,12 @@ struct OllamaChatResponse: Sendable, Equatable, Encodable {
     var createdAt: String
     var message: OllamaMessage
     var done: Bool
+    var logprobs: [OllamaLogprob]?
     var doneReason: String?
     var metrics: OllamaMetrics?
 
     enum CodingKeys: String, CodingKey {
-        case model, message, done
+        case model, message, done, logprobs
         case createdAt = "created_at"
         case doneReason = "done_reason"
     }
@@ -40,6 +42,7 @@ struct OllamaChatResponse: Sendable, Equatable, Encodable {
         try c.encode(model, forKey: .model)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(message, forKey: .message)
+        try c.encodeIfPresent(logprobs, forKey: .logprobs)
         try c.encode(done, forKey: .done)
         try c.encodeIfPresent(doneReason, forKey: .doneReason)
         try metrics?.encode(to: encoder)
@@ -53,11 +56,12 @@ struct OllamaGenerateResponse: Sendable, Equatable, Encodable {
     var response: String
     var thinking: String?
     var done: Bool
+    var logprobs: [OllamaLogprob]?
     var doneReason: String?
     var metrics: OllamaMetrics?
 
     enum CodingKeys: String, CodingKey {
-        case model, response, thinking, done
+        case model, response, thinking, done, logprobs
         case createdAt = "created_at"
         case doneReason = "done_reason"
     }
@@ -68,6 +72,7 @@ struct OllamaGenerateResponse: Sendable, Equatable, Encodable {
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(response, forKey: .response)
         try c.encodeIfPresent(thinking, forKey: .thinking)
+        try c.encodeIfPresent(logprobs, forKey: .logprobs)
         try c.encode(done, forKey: .done)
         try c.encodeIfPresent(doneReason, forKey: .doneReason)
         try metrics?.encode(to: encoder)
@@ -190,5 +195,31 @@ enum OllamaEncoding {
     /// RFC 3339 with fractional seconds, as Go's `time.Time` marshals.
     static func timestamp(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
+
+/// One generated token's log-probability as Ollama sends it: `{token, logprob, bytes, top_logprobs}`.
+struct OllamaLogprob: Sendable, Equatable, Encodable {
+    struct Alternative: Sendable, Equatable, Encodable {
+        var token: String
+        var logprob: Double
+        var bytes: [Int]
+    }
+
+    var token: String
+    var logprob: Double
+    var bytes: [Int]
+    var topLogprobs: [Alternative]
+
+    enum CodingKeys: String, CodingKey {
+        case token, logprob, bytes
+        case topLogprobs = "top_logprobs"
+    }
+
+    init(_ entry: TokenLogprob) {
+        token = entry.sampled.token
+        logprob = entry.sampled.logprob
+        bytes = entry.sampled.bytes.map(Int.init)
+        topLogprobs = entry.top.map { Alternative(token: $0.token, logprob: $0.logprob, bytes: $0.bytes.map(Int.init)) }
     }
 }

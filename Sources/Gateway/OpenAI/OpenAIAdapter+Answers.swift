@@ -43,6 +43,7 @@ struct OpenAICollectedAnswer: Sendable, Equatable {
     var content = ""
     var reasoning = ""
     var toolCalls: [ToolCall] = []
+    var logprobs: [TokenLogprob] = []
     var completion: Completion?
 
     mutating func add(_ event: GenerationEvent) {
@@ -50,6 +51,7 @@ struct OpenAICollectedAnswer: Sendable, Equatable {
         case .text(let text, .content): content += text
         case .text(let text, .reasoning): reasoning += text
         case .toolCall(let call): toolCalls.append(call)
+        case .logprobs(let entries): logprobs += entries
         case .done(let completion): self.completion = completion
         }
     }
@@ -116,7 +118,8 @@ extension OpenAIAdapter {
             message: OpenAIAssistantMessage(
                 content: answer.content.isEmpty && !calls.isEmpty ? nil : answer.content,
                 reasoningContent: answer.reasoning.isEmpty ? nil : answer.reasoning, toolCalls: calls),
-            finishReason: finishReason(completion.reason, calledTools: !calls.isEmpty), usage: usage(completion.usage))
+            finishReason: finishReason(completion.reason, calledTools: !calls.isEmpty), usage: usage(completion.usage),
+            logprobs: answer.logprobs.isEmpty ? nil : OpenAIChatLogprobs(entries: answer.logprobs))
     }
 
     static func textCompletion(_ answer: OpenAICollectedAnswer, _ envelope: OpenAIEnvelope) throws(APIError)
@@ -127,7 +130,8 @@ extension OpenAIAdapter {
         return OpenAITextCompletion(
             id: envelope.id, created: envelope.created, model: envelope.model, systemFingerprint: envelope.systemFingerprint,
             choice: .init(
-                text: answer.reasoning + answer.content, finishReason: finishReason(completion.reason, calledTools: false)),
+                text: answer.reasoning + answer.content, finishReason: finishReason(completion.reason, calledTools: false),
+                logprobs: answer.logprobs.isEmpty ? nil : OpenAICompletionLogprobs(entries: answer.logprobs, offset: 0)),
             usage: usage(completion.usage))
     }
 

@@ -29,8 +29,7 @@ enum OpenAIAdapter {
 
     static func generationRequest(_ r: OpenAIChatRequest, model: ModelTraits) throws(APIError) -> GenerationRequest {
         try requireSingleChoice(r.n)
-        if r.logprobs == true { throw unsupported("logprobs are not supported", param: "logprobs") }
-        if let top = r.topLogprobs, top > 0 { throw unsupported("top_logprobs is not supported", param: "top_logprobs") }
+        let logprobs = try chatLogprobs(r.logprobs, top: r.topLogprobs)
         try refuseLogitBias(r.logitBias)
         guard !r.messages.isEmpty else { throw invalid("messages must not be empty", param: "messages") }
         var messages: [ChatMessage] = []
@@ -42,12 +41,25 @@ enum OpenAIAdapter {
         } catch {
             throw invalid(error.message, param: "messages")
         }
+        let (tools, toolChoice) = try tools(r.tools, choice: r.toolChoice, model: model)
         return GenerationRequest(
             input: .messages(messages), sampling: try sampling(r.sampling),
             maxTokens: try maxTokens(r.maxTokens) ?? model.maxTokens,
             stop: r.stop.filter { !$0.isEmpty }, thinking: thinking(effort: r.reasoningEffort, enable: r.enableThinking),
-            tools: try tools(r.tools, choice: r.toolChoice, model: model),
-            responseFormat: try responseFormat(r.responseFormat), promptCache: r.promptCache, lora: r.lora)
+            tools: tools, toolChoice: toolChoice, responseFormat: try responseFormat(r.responseFormat),
+            promptCache: r.promptCache, lora: r.lora, logprobs: logprobs)
+    }
+
+    /// Chat's `logprobs: true` with `top_logprobs` alternatives (0 to 20), as the engine's count; nil when off.
+    static func chatLogprobs(_ enabled: Bool?, top: Int64?) throws(APIError) -> Int? {
+        if let top, !(0...Int64(TokenLogprob.maxAlternatives)).contains(top) {
+            throw invalid("top_logprobs must be between 0 and \(TokenLogprob.maxAlternatives)", param: "top_logprobs")
+        }
+        guard enabled == true else {
+            if let top, top > 0 { throw invalid("top_logprobs needs logprobs: true", param: "top_logprobs") }
+            return nil
+        }
+        return Int(top ?? 0)
     }
 
     static func chatMessage(_ m: OpenAIMessage, at index: Int, model: ModelTraits) throws(APIError) -> ChatMessage {
@@ -135,9 +147,12 @@ enum OpenAIAdapter {
         return effort.lowercased() != "none"
     }
 
-    /// `tool_choice` decides which tools the model sees: `none` hides them, `{"type": "function", ...}` keeps
-    /// the named one. `required` cannot be enforced (the model still chooses), so it is treated as `auto`.
-    static func tools(_ tools: [OpenAITool]?, choice: JSONValue?, model: ModelTraits) throws(APIError) -> [ToolDefinition] {
+    /// `tool_choice` decides which tools the model sees and whether it must call one: `none` hides them,
+    /// `required` makes a call obligatory, `{"type": "function", ...}` keeps only the named one and makes calling
+    /// it obligatory. Engines without a grammar refuse the obligatory forms.
+    static func tools(_ tools: [OpenAITool]?, choice: JSONValue?, model: ModelTraits) throws(APIError) -> (
+        [ToolDefinition], ToolChoice
+    ) {
         var definitions: [ToolDefinition] = []
         for (index, tool) in (tools ?? []).enumerated() {
             guard tool.type == "function" else {
@@ -152,22 +167,28 @@ enum OpenAIAdapter {
             }
             definitions.append(ToolDefinition(name: tool.name, description: tool.description ?? "", parameters: parameters))
         }
+        var toolChoice = ToolChoice.auto
         switch choice {
-        case nil, .null?, .string("auto")?, .string("required")?: break
+        case nil, .null?, .string("auto")?: break
         case .string("none")?: definitions = []
-        case let value? where value["function"]?["name"]?.stringValue != nil:
-            let name = value["function"]?["name"]?.stringValue ?? ""
+        case .string("required")?:
+            guard !definitions.isEmpty else { throw invalid("tool_choice required needs tools", param: "tool_choice") }
+            toolChoice = .required
+        case let value? where (value["function"]?["name"] ?? value["name"])?.stringValue != nil:
+            // Chat nests the name under `function`; the Responses API has it at the top.
+            let name = (value["function"]?["name"] ?? value["name"])?.stringValue ?? ""
             definitions = definitions.filter { $0.name == name }
             guard !definitions.isEmpty else {
                 throw invalid("tool_choice names '\(name)', which is not in tools", param: "tool_choice")
             }
+            toolChoice = .function(name)
         default:
             throw invalid("tool_choice must be none, auto, required or {\"type\": \"function\", ...}", param: "tool_choice")
         }
         if !definitions.isEmpty, !model.capabilities.contains(.tools) {
             throw unsupported("model '\(model.name)' does not support tools", param: "tools")
         }
-        return definitions
+        return (definitions, toolChoice)
     }
 
     /// `json_object` and `json_schema` are passed to the engine, which constrains the output or refuses the
@@ -207,7 +228,9 @@ enum OpenAIAdapter {
         if let suffix = r.suffix, !suffix.isEmpty {
             throw unsupported("suffix (fill-in-the-middle) is not supported", param: "suffix")
         }
-        if let logprobs = r.logprobs, logprobs > 0 { throw unsupported("logprobs are not supported", param: "logprobs") }
+        if let logprobs = r.logprobs, !(0...5).contains(logprobs) {
+            throw invalid("logprobs must be between 0 and 5", param: "logprobs")
+        }
         try refuseLogitBias(r.logitBias)
         let prompt: String
         switch r.prompt {
@@ -226,7 +249,7 @@ enum OpenAIAdapter {
         return GenerationRequest(
             input: .prompt(prompt), sampling: try sampling(r.sampling),
             maxTokens: try maxTokens(r.maxTokens) ?? model?.maxTokens,
-            stop: r.stop.filter { !$0.isEmpty }, thinking: false)
+            stop: r.stop.filter { !$0.isEmpty }, thinking: false, logprobs: r.logprobs.map { Int($0) })
     }
 
     // MARK: Embeddings

@@ -62,7 +62,7 @@ struct OpenAIEventStream<Transcoder: OpenAIStreamTranscoding>: StreamedAnswerEnc
     }
 
     mutating func encode(_ event: GenerationEvent) -> [ByteBuffer] {
-        if case .text(let text, let channel) = event, !text.isEmpty,
+        if case .text(let text, let channel) = event, !text.isEmpty, !transcoder.holdsLogprobs,
             let event = texts.event(text, channel: channel, of: transcoder)
         {
             return [event]

@@ -86,6 +86,8 @@ struct OpenAIChatCompletion: Encodable, Sendable, Equatable {
     var message: OpenAIAssistantMessage
     var finishReason: String
     var usage: OpenAIUsage
+    /// nil: sent as null (the request did not ask for log-probabilities).
+    var logprobs: OpenAIChatLogprobs?
 
     private enum CodingKeys: String, CodingKey {
         case id, object, created, model, choices, usage
@@ -107,7 +109,7 @@ struct OpenAIChatCompletion: Encodable, Sendable, Equatable {
         var choice = choices.nestedContainer(keyedBy: ChoiceKeys.self)
         try choice.encode(0, forKey: .index)
         try choice.encode(message, forKey: .message)
-        try choice.encodeNil(forKey: .logprobs)
+        try choice.encode(logprobs, forKey: .logprobs)
         try choice.encode(finishReason, forKey: .finishReason)
         try c.encode(usage, forKey: .usage)
     }
@@ -132,6 +134,7 @@ struct OpenAIChatChunk: Encodable, Sendable, Equatable {
     struct Choice: Sendable, Equatable {
         var delta: OpenAIDelta
         var finishReason: String?
+        var logprobs: OpenAIChatLogprobs?
     }
 
     var id: String
@@ -163,7 +166,7 @@ struct OpenAIChatChunk: Encodable, Sendable, Equatable {
             var entry = choices.nestedContainer(keyedBy: ChoiceKeys.self)
             try entry.encode(0, forKey: .index)
             try entry.encode(choice.delta, forKey: .delta)
-            try entry.encodeNil(forKey: .logprobs)
+            try entry.encode(choice.logprobs, forKey: .logprobs)
             try entry.encode(choice.finishReason, forKey: .finishReason)
         }
         if let usage { try c.encode(usage, forKey: .usage) }
@@ -175,6 +178,7 @@ struct OpenAITextCompletion: Encodable, Sendable, Equatable {
     struct Choice: Sendable, Equatable {
         var text: String
         var finishReason: String?
+        var logprobs: OpenAICompletionLogprobs?
     }
 
     var id: String
@@ -205,7 +209,7 @@ struct OpenAITextCompletion: Encodable, Sendable, Equatable {
             var entry = choices.nestedContainer(keyedBy: ChoiceKeys.self)
             try entry.encode(choice.text, forKey: .text)
             try entry.encode(0, forKey: .index)
-            try entry.encodeNil(forKey: .logprobs)
+            try entry.encode(choice.logprobs, forKey: .logprobs)
             try entry.encode(choice.finishReason, forKey: .finishReason)
         }
         if let usage { try c.encode(usage, forKey: .usage) }

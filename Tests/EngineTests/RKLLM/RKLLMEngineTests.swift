@@ -245,6 +245,13 @@ import Testing
         var json = GenerationRequest.chat("Hi")
         json.responseFormat = ResponseFormat(kind: .jsonObject)
         await #expect { _ = try await engine.generate(json) } throws: { ($0 as? EngineError)?.code == .unsupported }
+        var forcedCall = GenerationRequest.chat("Hi")
+        forcedCall.tools = [ToolDefinition(name: "lookup")]
+        forcedCall.toolChoice = .required
+        await #expect { _ = try await engine.generate(forcedCall) } throws: { ($0 as? EngineError)?.code == .unsupported }
+        var logprobs = GenerationRequest.chat("Hi")
+        logprobs.logprobs = 2
+        await #expect { _ = try await engine.generate(logprobs) } throws: { ($0 as? EngineError)?.code == .unsupported }
 
         // One request running, one waiting: a third is refused as busy.
         let running = try await engine.generate(.chat("Tell me a story.", maxTokens: 200))
