@@ -18,6 +18,9 @@ enum OpenAIRoutes {
         GenerationRoute(
             path: "/v1/completions", api: .openai, answer: completions,
             streamedPlan: { body, _, gateway in streamedCompletionPlan(body, gateway) }),
+        GenerationRoute(
+            path: "/v1/responses", api: .openai, answer: responses,
+            streamedPlan: { body, _, gateway in streamedResponsesPlan(body, gateway) }),
     ]
 
     /// Everything else of the surface; `generationRoutes` are registered with the other APIs' generation routes.
@@ -49,6 +52,34 @@ enum OpenAIRoutes {
         if body.stream { return StreamedAnswer.response(events, through: completionStream(body, envelope)) }
         let answer = try await gateway.untilClientLeaves(context) { try await OpenAIResponses.collect(events) }
         return try OpenAIResponses.json(OpenAIAdapter.textCompletion(answer, envelope))
+    }
+
+    static func responses(_ request: Request, _ context: GatewayContext, _ gateway: Gateway) async throws -> Response {
+        let body = try await gateway.decode(ResponsesRequest.self, from: request, .openAI)
+        let (model, generation, answer) = try responsesGeneration(body, gateway)
+        let events = try await gateway.generate(generation, on: model, api: api, .openAI)
+        if body.stream {
+            return StreamedAnswer.response(events, through: ResponsesEventStream(answer, logprobs: generation.logprobs != nil))
+        }
+        let collected = try await gateway.untilClientLeaves(context) { try await OpenAIResponses.collect(events) }
+        return try OpenAIResponses.json(answer.whole(collected, logprobs: generation.logprobs != nil))
+    }
+
+    static func streamedResponsesPlan(_ body: ByteBuffer, _ gateway: Gateway) -> StreamedPlan? {
+        guard let body = try? JSONDecoder().decode(ResponsesRequest.self, from: Data(buffer: body)), body.stream,
+            let (model, generation, answer) = try? responsesGeneration(body, gateway)
+        else { return nil }
+        return StreamedPlan(
+            model: model, request: generation, api: api, style: .openAI,
+            encoder: ResponsesEventStream(answer, logprobs: generation.logprobs != nil))
+    }
+
+    static func responsesGeneration(_ body: ResponsesRequest, _ gateway: Gateway) throws -> (
+        ServedModel, GenerationRequest, ResponsesAnswer
+    ) {
+        let model = try gateway.model(body.model, .openAI)
+        let generation = try ResponsesAdapter.generationRequest(body, model: .init(model))
+        return (model, generation, ResponsesAnswer(body, model: body.model ?? model.name))
     }
 
     /// The streamed path's share of chat completions: a streamed request valid as it stands, else nil.
