@@ -44,10 +44,21 @@ let package = Package(
             name: "Engine",
             dependencies: ["CLlama", "CRKLLM", "CRKNN", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        // AXERA's vendor LLM server run as a child process behind the Engine protocol.
+        .target(
+            name: "AXLLM",
+            dependencies: [
+                "Engine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "Worker",
             dependencies: [
-                "Engine", "Manifest",
+                "Engine", "Manifest", "AXLLM",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -79,7 +90,7 @@ let package = Package(
         .target(
             name: "Reconciler",
             dependencies: [
-                "Manifest", "Worker", "Engine",
+                "Manifest", "Worker", "Engine", "AXLLM",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -110,7 +121,7 @@ let package = Package(
         .testTarget(
             name: "WorkerTests",
             dependencies: [
-                "Worker", "Engine", "Manifest", "TestSupport",
+                "Worker", "Engine", "Manifest", "AXLLM", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

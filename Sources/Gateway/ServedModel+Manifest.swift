@@ -23,12 +23,16 @@ extension ServedModel {
             isReady: { (try? await client.health()) != nil })
     }
 
-    /// Only what the model's engine really does: both engines render tool definitions and embed text; a model
-    /// with a vision part takes images; a
-    /// model thinks when the manifest says so, or (`auto`) when its chat template has `<think>` blocks or,
-    /// for rkllm files whose template cannot be read here, when its name is a reasoning family's.
+    /// Only what the model's engine really does: llama.cpp and rkllm render tool definitions and embed text,
+    /// the AXERA server takes tools in its `serve` generation and embeds nothing; a model with a vision part
+    /// takes images; a model thinks when the manifest says so, or (`auto`) when its chat template has `<think>`
+    /// blocks or, for files whose template cannot be read here, when its name is a reasoning family's.
     static func capabilities(_ model: ResolvedModel, chatTemplate: String?) -> Set<ModelCapability> {
         var capabilities: Set<ModelCapability> = [.completion, .tools, .embedding]
+        if model.engine == .axllm {
+            capabilities.remove(.embedding)
+            if model.axllm?.server != .serve { capabilities.remove(.tools) }
+        }
         let thinks: Bool
         switch model.thinking {
         case .on: thinks = true

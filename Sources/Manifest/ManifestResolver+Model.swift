@@ -46,7 +46,8 @@ extension ManifestResolver {
             lifecycle: ResolvedLifecycle(
                 preload: model.lifecycle?.preload ?? true, idleTimeout: model.lifecycle?.idleTimeout,
                 restart: model.lifecycle?.restart ?? .always, pinned: model.lifecycle?.pinned ?? false),
-            vision: resolveVision(model.vision, engine: engine, fileName: fileName, at: path.appending("vision")))
+            vision: resolveVision(model.vision, engine: engine, fileName: fileName, at: path.appending("vision")),
+            axllm: resolveAXLLM(model, engine: engine, at: path))
     }
 
     /// The file-name path of a model, for diagnostics about names and extensions.

@@ -77,6 +77,8 @@ public struct ResolvedModel: Codable, Sendable, Equatable {
     public var lifecycle: ResolvedLifecycle
     /// Set for models that take images.
     public var vision: ResolvedVision?
+    /// Set for axllm models only.
+    public var axllm: ResolvedAXLLMOptions?
 
     public var lookupKeys: [String] { ([name] + aliases).map(ModelNaming.lookupKey) }
 }
@@ -213,5 +215,30 @@ extension ImageTags {
             return ImageTags(start: "", end: "", content: "<\u{FF5C}\u{2581}pad\u{2581}\u{FF5C}>")
         }
         return nil
+    }
+}
+
+/// An axllm model's server, with the binary and generation decided.
+public struct ResolvedAXLLMOptions: Codable, Sendable, Equatable {
+    public var server: AXLLMServerKind
+    /// Absolute.
+    public var binary: String
+    public var args: [String]
+    public var port: Int?
+    public var tokenizer: [String]?
+    public var devices: [Int]?
+    public var startTimeout: ManifestDuration
+
+    public init(
+        server: AXLLMServerKind, binary: String, args: [String] = [], port: Int? = nil, tokenizer: [String]? = nil,
+        devices: [Int]? = nil, startTimeout: ManifestDuration = .seconds(300)
+    ) {
+        self.server = server
+        self.binary = binary
+        self.args = args
+        self.port = port
+        self.tokenizer = tokenizer
+        self.devices = devices
+        self.startTimeout = startTimeout
     }
 }

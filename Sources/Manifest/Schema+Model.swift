@@ -15,6 +15,7 @@ public struct Model: Codable, Sendable, Equatable {
     public var lora: [LoRA]?
     public var lifecycle: Lifecycle?
     public var vision: Vision?
+    public var axllm: AXLLMOptions?
 }
 
 public enum EngineKind: String, ManifestEnum {
@@ -89,6 +90,28 @@ public struct NPUOptions: Codable, Sendable, Equatable {
     public var embedFlash: Bool?
     /// Requests decoded together in one forward pass (rkllm `n_batch`).
     public var batch: Int?
+}
+
+/// How an `axllm` model's vendor server is started.
+public struct AXLLMOptions: Codable, Sendable, Equatable {
+    /// `serve` (`axllm serve`) or `legacy` (`main_api_*`); told from the binary's name when absent.
+    public var server: AXLLMServerKind?
+    /// The server binary; `runtimes.axllm.binary` when absent.
+    public var binary: String?
+    /// Legacy: the command-line flags, as the vendor's run script passes them.
+    public var args: [String]?
+    /// Legacy: the port the binary listens on (8000 in the vendor's builds).
+    public var port: Int?
+    /// Legacy: the tokenizer service's command; the runner appends `--port N`.
+    public var tokenizer: [String]?
+    /// AXCL cards the server uses.
+    public var devices: [Int]?
+    /// How long the server may take to answer after it starts.
+    public var startTimeout: ManifestDuration?
+}
+
+public enum AXLLMServerKind: String, ManifestEnum {
+    case serve, legacy
 }
 
 public struct LlamaOptions: Codable, Sendable, Equatable {

@@ -1,3 +1,4 @@
+internal import AXLLM
 internal import Engine
 internal import Foundation
 public import Logging
@@ -69,6 +70,10 @@ public struct ApplyExecutor: Sendable {
                         requested: RKLLMRuntimeABI(desired.runtimes.rkllmABI))
                 } catch {
                     reasons.append("model \(model.name): \(error.message)")
+                }
+            case (.axllm, .local(let directory)):
+                if let problem = Self.axllmProblem(model, directory: directory) {
+                    reasons.append("model \(model.name): \(problem)")
                 }
             default: reasons.append("model \(model.name): engine \(model.engine.rawValue) is not implemented yet")
             }
@@ -156,5 +161,18 @@ public struct ApplyExecutor: Sendable {
                 }
             }
         }
+    }
+}
+
+extension ApplyExecutor {
+    /// What keeps an axllm model's server from starting, found before anything changes: the binary, and the
+    /// model directory as that server generation reads it.
+    static func axllmProblem(_ model: ResolvedModel, directory: String) -> String? {
+        guard let options = model.axllm else { return "the axllm server is not resolved" }
+        guard FileManager.default.isExecutableFile(atPath: options.binary) else {
+            return "the AXERA server binary \(options.binary) is missing or not executable"
+        }
+        return AXLLMModelDirectory.problem(
+            directory, server: options.server == .serve ? .serve : .legacy, arguments: options.args)
     }
 }

@@ -1,3 +1,4 @@
+public import AXLLM
 public import Engine
 internal import Foundation
 public import Logging
@@ -16,6 +17,8 @@ public enum EngineFactory {
         case (.rkllm, .local(let path)):
             return try await RKLLMEngine.load(
                 rkllmConfiguration(model, path: path, runtimes: runtimes, cacheDirectory: cacheDirectory, logger: logger))
+        case (.axllm, .local(let path)):
+            return try await AXLLMEngine.load(axllmConfiguration(model, directory: path, logger: logger))
         case (.llamacpp, _), (.rkllm, _):
             // `ModelFiles.withLocalFiles` has already turned a downloaded file into its local path.
             throw EngineError(.modelLoadFailed, "model \(model.name): its file has not been downloaded (run runner apply)")
@@ -38,6 +41,25 @@ public enum EngineFactory {
             sampling: Sampling(model.sampling), chatTemplate: model.chatTemplate.map(ChatTemplate.init),
             thinking: Bool(model.thinking), gpuLayers: options?.gpuLayers ?? 0, promptCacheDirectory: cacheDirectory,
             logger: logger)
+    }
+
+    /// An axllm model's server as the engine starts it. A server that dies or hangs cannot be recovered in
+    /// process: the worker exits and its supervisor starts a fresh worker, and with it a fresh server.
+    public static func axllmConfiguration(_ model: ResolvedModel, directory: String, logger: Logger) throws
+        -> AXLLMEngine.Configuration
+    {
+        guard let options = model.axllm else {
+            throw EngineError(.modelLoadFailed, "model \(model.name): the axllm server is not resolved")
+        }
+        return AXLLMEngine.Configuration(
+            binary: options.binary, server: options.server == .serve ? .serve : .legacy, modelDirectory: directory,
+            modelName: model.name, context: model.context, maxTokens: model.maxTokens, sampling: Sampling(model.sampling),
+            thinking: Bool(model.thinking), arguments: options.args, port: options.port, tokenizer: options.tokenizer,
+            devices: options.devices, startTimeout: options.startTimeout.duration,
+            onFailure: { message in
+                logger.critical("\(message); exiting so the supervisor restarts this worker and its server")
+                exit(75)
+            }, logger: logger)
     }
 
     public static func rkllmConfiguration(

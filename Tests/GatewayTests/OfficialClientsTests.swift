@@ -45,6 +45,10 @@ struct OfficialClientsTests {
                 let city = try #require(result[key] as? [String: Any], "\(key)")
                 #expect(city["name"] is String && city["coastal"] is Bool && (city["population"] as? Int ?? -1) >= 0)
             }
+
+            let responses = try await PythonScript.run(Self.python, [ResponsesAPITests.script, base])
+            #expect(responses.status == 0, "\(responses.stderr)")
+            try ResponsesAPITests.check(try #require(responses.json, "\(responses.stderr)"))
         }
     }
 }

@@ -1,0 +1,81 @@
+internal import AsyncHTTPClient
+internal import Foundation
+internal import NIOCore
+internal import NIOHTTP1
+
+/// Plain JSON requests to a vendor server on the loopback interface.
+struct VendorHTTP: Sendable {
+    let base: String
+
+    struct Answer: Sendable {
+        var status: Int
+        var body: Data
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    nonisolated(nonsending) func get(_ path: String, timeout: TimeAmount = .seconds(30)) async throws -> Answer {
+        try await send(HTTPClientRequest(url: base + path), timeout: timeout)
+    }
+
+    nonisolated(nonsending) func post(_ path: String, _ object: [String: Any], timeout: TimeAmount = .seconds(30)) async throws
+        -> Answer
+    {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object)))
+        return try await send(request, timeout: timeout)
+    }
+
+    nonisolated(nonsending) private func send(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> Answer {
+        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
+    }
+
+    /// A streamed POST: each server-sent event's data goes to `event` as it arrives; `event` returns false to
+    /// stop reading (the connection is then dropped, which the vendor server takes as the client leaving).
+    nonisolated(nonsending) func stream(_ path: String, _ object: [String: Any], event: (String) async throws -> Bool)
+        async throws -> Answer?
+    {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object)))
+        let response = try await HTTPClient.shared.execute(request, timeout: .hours(1))
+        guard response.status == .ok else {
+            return Answer(
+                status: Int(response.status.code), body: Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
+        }
+        var pending: [UInt8] = []
+        for try await buffer in response.body {
+            pending.append(contentsOf: buffer.readableBytesView)
+            // Events end with a blank line; a `data:` line carries the payload.
+            while let end = Self.eventEnd(in: pending) {
+                let block = String(decoding: pending[..<end.start], as: UTF8.self)
+                pending.removeFirst(end.next)
+                for line in block.split(separator: "\n") where line.hasPrefix("data:") {
+                    let data = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
+                    if try await !event(data) { return nil }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Where the first `\n\n` (or `\r\n\r\n`) is, and where the next event starts.
+    private static func eventEnd(in bytes: [UInt8]) -> (start: Int, next: Int)? {
+        var index = 0
+        while index + 1 < bytes.count {
+            if bytes[index] == 10 && bytes[index + 1] == 10 { return (index, index + 2) }
+            if index + 3 < bytes.count, bytes[index] == 13, bytes[index + 1] == 10, bytes[index + 2] == 13,
+                bytes[index + 3] == 10
+            {
+                return (index, index + 4)
+            }
+            index += 1
+        }
+        return nil
+    }
+}

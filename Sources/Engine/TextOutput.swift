@@ -1,0 +1,28 @@
+/// What an engine that receives text (not tokens) from its runtime sends on: stop strings cut the text
+/// (`TextStream`), then thinking and tool-call tags are split out (`OutputRouter`). For engines in other
+/// modules, such as the AXERA vendor-server engine.
+package struct TextOutput {
+    private var text: TextStream
+    private var router: OutputRouter
+
+    package init(stop: [String], thinking: Bool, tools: Bool) {
+        text = TextStream(stopStrings: stop)
+        router = OutputRouter(thinking: thinking, tools: tools)
+    }
+
+    /// The events for one piece of text, and whether a stop string ended the answer (nothing after it counts).
+    package mutating func append(_ piece: String) -> (events: [GenerationEvent], stopped: Bool) {
+        let (delta, stopped) = text.append(Array(piece.utf8))
+        var events: [GenerationEvent] = []
+        router.route(delta, into: &events)
+        return (events, stopped)
+    }
+
+    /// What is still held back, at the end of the answer.
+    package mutating func finish() -> [GenerationEvent] {
+        var events: [GenerationEvent] = []
+        router.route(text.flush(), into: &events)
+        router.finish(into: &events)
+        return events
+    }
+}
