@@ -207,6 +207,7 @@ public actor AXLLMEngine: Engine {
             case .legacy: outcome = try await runLegacy(job, piece: body)
             }
         } catch is CancellationError {
+            configuration.logger.info("request cancelled: its consumer went away")
             return Completion(reason: .cancelled, timings: meter.timings)
         } catch let error as EngineError {
             return Completion(reason: .error, timings: meter.timings, error: error)

@@ -35,7 +35,10 @@ struct VendorHTTP: Sendable {
     }
 
     /// A streamed POST: each server-sent event's data goes to `event` as it arrives; `event` returns false to
-    /// stop reading (the connection is then dropped, which the vendor server takes as the client leaving).
+    /// stop reading. Stopping early, or the caller's task being cancelled, cancels the HTTP request, which
+    /// closes the connection: the vendor server takes that as the client leaving and stops generating. (The
+    /// response is read by a task of its own because dropping a response body part-way leaves the connection
+    /// open; only a cancelled read closes it.) A status other than 200 comes back as the answer.
     nonisolated(nonsending) func stream(_ path: String, _ object: [String: Any], event: (String) async throws -> Bool)
         async throws -> Answer?
     {
@@ -43,25 +46,44 @@ struct VendorHTTP: Sendable {
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object)))
-        let response = try await HTTPClient.shared.execute(request, timeout: .hours(1))
-        guard response.status == .ok else {
-            return Answer(
-                status: Int(response.status.code), body: Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
-        }
-        var pending: [UInt8] = []
-        for try await buffer in response.body {
-            pending.append(contentsOf: buffer.readableBytesView)
-            // Events end with a blank line; a `data:` line carries the payload.
-            while let end = Self.eventEnd(in: pending) {
-                let block = String(decoding: pending[..<end.start], as: UTF8.self)
-                pending.removeFirst(end.next)
-                for line in block.split(separator: "\n") where line.hasPrefix("data:") {
-                    let data = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
-                    if try await !event(data) { return nil }
+        let (chunks, sink) = AsyncThrowingStream.makeStream(of: ByteBuffer.self)
+        let reader = Task { [request] in
+            do {
+                let response = try await HTTPClient.shared.execute(request, timeout: .hours(1))
+                guard response.status == .ok else {
+                    let body = try await response.body.collect(upTo: 1 << 20)
+                    throw Refused(answer: Answer(status: Int(response.status.code), body: Data(body.readableBytesView)))
                 }
+                for try await buffer in response.body { sink.yield(buffer) }
+                sink.finish()
+            } catch {
+                sink.finish(throwing: error)
             }
         }
+        defer { reader.cancel() }
+        var pending: [UInt8] = []
+        do {
+            for try await buffer in chunks {
+                pending.append(contentsOf: buffer.readableBytesView)
+                // Events end with a blank line; a `data:` line carries the payload.
+                while let end = Self.eventEnd(in: pending) {
+                    let block = String(decoding: pending[..<end.start], as: UTF8.self)
+                    pending.removeFirst(end.next)
+                    for line in block.split(separator: "\n") where line.hasPrefix("data:") {
+                        let data = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
+                        if try await !event(data) { return nil }
+                    }
+                }
+            }
+        } catch let refused as Refused {
+            return refused.answer
+        }
+        try Task.checkCancellation()
         return nil
+    }
+
+    private struct Refused: Error {
+        var answer: Answer
     }
 
     /// Where the first `\n\n` (or `\r\n\r\n`) is, and where the next event starts.

@@ -92,4 +92,98 @@ struct AXLLMTests {
         #expect(try await apply.terminate() == 0)
         #expect(ax.vendorPID() == nil)
     }
+
+    /// A leaving client, a conversation too long for the context, a killed vendor server.
+    @Test(arguments: AXSimDeployment.Generation.allCases)
+    func recoversFromClientsThatLeaveLongConversationsAndAKilledServer(generation: AXSimDeployment.Generation)
+        async throws
+    {
+        let ax = try AXSimDeployment(
+            generation, port: generation == .serve ? 18332 : 18333, context: 256, tokenDelayMs: 20, ignoreEOS: true)
+        defer { ax.device.remove() }
+        let apply = try RunnerProcess.start(
+            ["apply", ax.manifestURL.path, "--state-dir", ax.device.state.path], environment: ax.environment)
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+        let ready = try await eventually("the axllm model to answer", timeout: .seconds(90)) {
+            guard apply.process.isRunning else { return true }
+            return
+                (try? Curl.request(
+                    ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", "Hi")], maxTokens: 2)))?.status == 200
+        }
+        guard ready, apply.process.isRunning else {
+            Issue.record("runner apply exited: \(apply.output().stderr)\n\(ax.log)")
+            return
+        }
+
+        // A streaming client that goes away after the first text: the server's generation stops.
+        let stream = try Curl.stream(port: ax.port, model: "ax", prompt: "Count.", maxTokens: 200, in: ax.device.directory)
+        // The role chunk's content is empty; two more chunks mean the generation is under way.
+        #expect(try await eventually("streamed text") { stream.text.components(separatedBy: "\"content\":").count > 3 })
+        // SIGKILL: this test process ignores SIGTERM (for its own graceful shutdown), and children inherit that.
+        kill(stream.process.processIdentifier, SIGKILL)
+        stream.process.waitUntilExit()
+        let stopped = generation == .serve ? "client disconnected, generation stopped" : "stopped by /api/stop"
+        #expect(
+            try await eventually("the server to stop generating") { ax.log.contains(stopped) },
+            "\(stream.text.prefix(1500))\n\(ax.log.suffix(2000))")
+        let after = try Curl.request(
+            ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", "Hi")], maxTokens: 4))
+        #expect(after.status == 200, "the next request is served: \(after.body)")
+
+        // More than the context holds: a clear error in each API's shape, and the model keeps serving.
+        let long = String(repeating: "Tell me more about the history of every city in Europe. ", count: 40)
+        let tooLong = try Curl.request(ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", long)]))
+        #expect(tooLong.status == 400, "\(tooLong.body)")
+        let error = AXSimDeployment.json(tooLong.body)["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "context_length_exceeded", "\(tooLong.body)")
+        let ollama = try Curl.request(
+            ax.base + "/api/chat",
+            body: #"{"model": "ax", "stream": false, "messages": [{"role": "user", "content": "\#(long)"}]}"#)
+        #expect(ollama.status == 400 && AXSimDeployment.json(ollama.body)["error"] is String, "\(ollama.body)")
+
+        // The vendor server killed: its worker exits and is restarted with a new server; meanwhile requests
+        // fail in their API's shape, then are served again.
+        let first = try #require(ax.vendorPID(), "the vendor server runs under the worker")
+        let worker = try #require(ax.device.workerPid("ax"))
+        kill(first, SIGKILL)
+        #expect(try await eventually("the worker to be replaced") { (ax.device.workerPid("ax") ?? worker) != worker })
+        let during = try Curl.request(
+            ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", "Hi")], maxTokens: 2))
+        #expect(during.status == 200 || AXSimDeployment.json(during.body)["error"] is [String: Any], "\(during.body)")
+        #expect(
+            try await eventually("a new server to answer", timeout: .seconds(90)) {
+                (try? Curl.request(
+                    ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", "Hi")], maxTokens: 2)))?.status
+                    == 200
+            })
+        #expect(ax.vendorPID().map { $0 != first } == true)
+        #expect(try await apply.terminate() == 0)
+        #expect(ax.vendorPID() == nil)
+        #expect(kill(first, 0) != 0, "the killed server is gone")
+    }
+
+    /// A model directory the server cannot start from is refused by apply, which changes nothing.
+    @Test(arguments: AXSimDeployment.Generation.allCases)
+    func aBadModelDirectoryIsRefusedBeforeAnythingChanges(generation: AXSimDeployment.Generation) async throws {
+        let ax = try AXSimDeployment(generation, port: generation == .serve ? 18334 : 18335)
+        defer { ax.device.remove() }
+        let broken: String
+        switch generation {
+        case .serve:
+            let config = ax.model.appendingPathComponent("config.json")
+            var json = AXSimDeployment.json(try String(contentsOf: config, encoding: .utf8))
+            json["axmodel_num"] = nil
+            try JSONSerialization.data(withJSONObject: json).write(to: config)
+            broken = "has no 'axmodel_num'"
+        case .legacy:
+            try FileManager.default.removeItem(at: ax.model.appendingPathComponent("smollm2_p128_l1_together.axmodel"))
+            broken = "smollm2_p128_l1_together.axmodel, named in the server's arguments, does not exist"
+        }
+        let apply = try RunnerProcess.run(
+            ["apply", ax.manifestURL.path, "--state-dir", ax.device.state.path], environment: ax.environment)
+        #expect(apply.status != 0)
+        #expect(apply.stderr.contains(broken), "\(apply.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: ax.device.state.appendingPathComponent("applied.json").path))
+        #expect(ax.device.workerPid("ax") == nil)
+    }
 }
