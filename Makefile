@@ -1,7 +1,7 @@
 # RockchipLlama: setup, build, run and test from one command. See docs/deployment.md.
 #
 #   make run      fresh machine to a serving runner: setup, release build, `runner apply deploy/manifests/dev.yaml`
-#   make test     lint, setup, the RKLLMSim and RKNNSim contract smoke tests, then `swift test` via scripts/test.sh (what
+#   make test     lint, setup, the RKLLMSim, RKNNSim and AXSim contract smoke tests, then `swift test` via scripts/test.sh (what
 #                 .ci/run calls; with TEST_ARGS set, only lint, setup and those tests)
 #   make install  the runner into PREFIX/bin, libllama and the ggml libraries into PREFIX/lib/rockchipllama
 #
@@ -36,9 +36,11 @@ run: build
 	$(WITH_ENV) $(RUNNER) apply $(MANIFEST)
 
 # Lint first: it takes seconds and needs no setup. The simulators' contracts (scripts/rkllmsim-smoke.sh, a few
-# minutes; scripts/rknnsim-smoke.sh, seconds) run on a whole run, not on one picked with TEST_ARGS.
+# minutes; scripts/rknnsim-smoke.sh, seconds; scripts/axsim-smoke.sh, half a minute) run on a whole run, not on one
+# picked with TEST_ARGS.
 test: lint setup
-	@if [ -z "$(TEST_ARGS)" ]; then $(WITH_ENV) bash scripts/rkllmsim-smoke.sh && $(WITH_ENV) bash scripts/rknnsim-smoke.sh; fi
+	@if [ -z "$(TEST_ARGS)" ]; then $(WITH_ENV) bash scripts/rkllmsim-smoke.sh && $(WITH_ENV) bash scripts/rknnsim-smoke.sh \
+		&& $(WITH_ENV) bash scripts/axsim-smoke.sh; fi
 	$(WITH_ENV) env SWIFT=$(SWIFT) bash scripts/test.sh $(TEST_ARGS)
 
 # The runner finds its libraries in ../lib/rockchipllama next to its own directory, so the prefix can be

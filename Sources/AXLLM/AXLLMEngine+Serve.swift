@@ -67,6 +67,8 @@ extension AXLLMEngine {
         var body: [String: Any] = [
             "model": configuration.modelName, "stream": true, "messages": job.messages.map(Self.wireMessage),
             "enable_thinking": job.thinking,
+            // Servers that know OpenAI's option report usage in a last chunk; others ignore it.
+            "stream_options": ["include_usage": true],
         ]
         if let limit = job.request.maxTokens ?? configuration.maxTokens { body["max_tokens"] = limit }
         if let temperature = job.sampling.temperature { body["temperature"] = temperature }
