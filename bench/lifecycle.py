@@ -60,10 +60,10 @@ class Processes:
     def __init__(self):
         self.started = []
 
-    def spawn(self, args, log_path, env=None):
+    def spawn(self, args, log_path, env=None, cwd=None):
         log = open(log_path, "a")
         process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
-                                   env=env)
+                                   env=env, cwd=cwd)
         log.close()
         self.started.append(process)
         return process

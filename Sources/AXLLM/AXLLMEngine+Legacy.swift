@@ -125,7 +125,8 @@ extension AXLLMEngine {
     /// A POST that waits out `llm is running` (a reset's prefill or the end of a stopped generation).
     private func legacyCall(_ path: String, _ body: [String: Any]) async throws {
         let deadline = ContinuousClock.now + configuration.busyTimeout
-        var pause: Duration = .milliseconds(5)
+        // Short, even pauses: a reset's prefill ends at any moment, and the first token waits on the retry.
+        let pause = configuration.pollInterval / 2
         while true {
             let answer = try await http.post(path, body)
             if answer.status == 200 { return }
@@ -138,7 +139,6 @@ extension AXLLMEngine {
                 throw EngineError(.unavailable, "the AXERA server is hung; the worker restarts it")
             }
             try await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(200))
         }
     }
 

@@ -29,6 +29,11 @@ struct VendorHTTP: Sendable {
     }
 
     nonisolated(nonsending) private func send(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> Answer {
+        var request = request
+        // A connection per request. Kept-alive connections to these small servers stall each exchange for the
+        // 40 ms of a delayed ACK (the server writes its header and body apart, with Nagle on); a new connection
+        // on the loopback interface costs a tenth of a millisecond, and the legacy server is polled for text.
+        request.headers.replaceOrAdd(name: "connection", value: "close")
         let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 16 << 20)
         return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
