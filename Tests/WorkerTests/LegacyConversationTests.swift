@@ -1,6 +1,7 @@
-@testable import AXLLM
 import Engine
 import Testing
+
+@testable import AXLLM
 
 /// How stateless requests are brought to the legacy AXERA server's single session.
 struct LegacyConversationTests {
