@@ -106,16 +106,15 @@ public actor AXLLMEngine: Engine {
     private static func waitUntilReady(
         _ process: ChildProcess, what: String, _ configuration: Configuration, ready: @escaping @Sendable () async -> Bool
     ) async throws {
-        let exited = Task { await process.exitStatus() }
-        defer { exited.cancel() }
         let deadline = ContinuousClock.now + configuration.startTimeout
         while ContinuousClock.now < deadline {
             if await ready() { return }
-            if let status = await withTimeoutOrNil(.milliseconds(100), { await process.exitStatus() }) {
+            if let status = process.exited {
                 throw EngineError(
                     .modelLoadFailed,
                     "the \(what) (\(process.command.joined(separator: " "))) \(ChildProcess.describe(status)) before it answered")
             }
+            try await Task.sleep(for: .milliseconds(100))
         }
         throw EngineError(.modelLoadFailed, "the \(what) did not answer within \(configuration.startTimeout)")
     }
@@ -292,9 +291,4 @@ extension Duration {
         let (seconds, attoseconds) = components
         return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }
-}
-
-/// `body`'s result, or nil when `timeout` passes first.
-func withTimeoutOrNil<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async -> T) async -> T? {
-    (try? await withTimeout(timeout, body)) ?? nil
 }

@@ -1,4 +1,5 @@
 internal import Foundation
+internal import Synchronization
 
 #if canImport(Glibc)
     internal import Glibc
@@ -11,6 +12,8 @@ internal import Foundation
 final class VendorProcesses: Sendable {
     /// The watchdog's pid, which is also the group id.
     let group: pid_t
+    /// The watchdog itself, reaped when the group ends.
+    private let watchdog: ChildProcess
 
     struct SpawnError: Error, CustomStringConvertible {
         var description: String
@@ -20,7 +23,9 @@ final class VendorProcesses: Sendable {
     init() throws(SpawnError) {
         // `$1` is the worker; the loop ends when the watchdog's parent is no longer it (re-parented on its death).
         let script = #"while read -r _ _ _ ppid _ < /proc/$$/stat && [ "$ppid" = "$1" ]; do sleep 0.5; done; kill -KILL 0"#
-        group = try Self.spawn(["/bin/sh", "-c", script, "axllm-watchdog", String(getpid())], group: 0)
+        let argv = ["/bin/sh", "-c", script, "axllm-watchdog", String(getpid())]
+        group = try Self.spawn(argv, group: 0)
+        watchdog = ChildProcess(pid: group, command: argv)
     }
 
     /// Starts `command` in `directory`, in the group, with `environment` added to the worker's own.
@@ -36,7 +41,10 @@ final class VendorProcesses: Sendable {
     /// Asks every member to stop (SIGTERM), waits up to `grace` for `main` to exit, then kills the whole group.
     func stop(_ members: [ChildProcess], main: ChildProcess?, grace: Duration) async {
         for member in members { kill(member.pid, SIGTERM) }
-        if let main { _ = try? await withTimeout(grace) { await main.exitStatus() } }
+        let deadline = ContinuousClock.now + grace
+        while let main, main.exited == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         kill(-group, SIGKILL)
     }
 
@@ -62,26 +70,38 @@ final class VendorProcesses: Sendable {
     }
 }
 
-/// One started process and its exit, waited for on a thread of its own (`waitpid` blocks).
+/// One started process and its exit, waited for on a thread of its own (`waitpid` blocks). `exited` can be
+/// looked at any time without waiting; `exitStatus()` waits.
 final class ChildProcess: Sendable {
     let pid: pid_t
     let command: [String]
+    private let status: ExitStatus
     private let exit: Task<Int32, Never>
+
+    private final class ExitStatus: Sendable {
+        let value = Mutex<Int32?>(nil)
+    }
 
     init(pid: pid_t, command: [String]) {
         self.pid = pid
         self.command = command
+        let status = ExitStatus()
+        self.status = status
         exit = Task {
             await withCheckedContinuation { continuation in
                 let thread = Thread {
-                    var status: Int32 = 0
-                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                    continuation.resume(returning: status)
+                    var code: Int32 = 0
+                    while waitpid(pid, &code, 0) < 0 && errno == EINTR {}
+                    status.value.withLock { $0 = code }
+                    continuation.resume(returning: code)
                 }
                 thread.start()
             }
         }
     }
+
+    /// The wait status if the process has exited, else nil.
+    var exited: Int32? { status.value.withLock { $0 } }
 
     /// The wait status, once the process has exited.
     func exitStatus() async -> Int32 { await exit.value }
@@ -90,20 +110,6 @@ final class ChildProcess: Sendable {
     static func describe(_ status: Int32) -> String {
         let signal = status & 0x7f
         return signal == 0 ? "exited with status \((status >> 8) & 0xff)" : "was killed by signal \(signal)"
-    }
-}
-
-/// `body`'s result, or nil when `timeout` passes first (`body` is then cancelled).
-func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async -> T) async throws -> T? {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
-        }
-        let first = try await group.next() ?? nil
-        group.cancelAll()
-        return first
     }
 }
 

@@ -82,13 +82,7 @@ struct StructuredOutputTests {
                     answers.append(["name": "\(name) (ollama)", "schema": schema, "answer": text])
                 }
             }
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("answers-\(UUID().uuidString).json")
-            defer { try? FileManager.default.removeItem(at: file) }
-            try JSONSerialization.data(withJSONObject: answers).write(to: file)
-            let result = try await Self.validate(file)
-            #expect(result["checked"] as? Int == answers.count)
-            let failures = result["failures"] as? [[String: Any]] ?? []
-            #expect(failures.isEmpty, "\(failures)")
+            try await Self.expectValid(answers)
         }
     }
 
@@ -114,6 +108,17 @@ struct StructuredOutputTests {
                 #expect(answer.body.contains("'\(keyword)'"), "\(keyword): \(answer.body)")
             }
         }
+    }
+
+    /// Every answer (`name`, `schema`, `answer` as JSON text) parses and validates, by Python's `jsonschema`.
+    static func expectValid(_ answers: [[String: Any]]) async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("answers-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try JSONSerialization.data(withJSONObject: answers).write(to: file)
+        let result = try await validate(file)
+        #expect(result["checked"] as? Int == answers.count)
+        let failures = result["failures"] as? [[String: Any]] ?? []
+        #expect(failures.isEmpty, "\(failures)")
     }
 
     static func validate(_ file: URL) async throws -> [String: Any] {

@@ -82,13 +82,7 @@ struct ToolChoiceTests {
                     }
                 }
             }
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("tool-calls-\(UUID().uuidString).json")
-            defer { try? FileManager.default.removeItem(at: file) }
-            try JSONSerialization.data(withJSONObject: answers).write(to: file)
-            let result = try await StructuredOutputTests.validate(file)
-            #expect(result["checked"] as? Int == answers.count)
-            let failures = result["failures"] as? [[String: Any]] ?? []
-            #expect(failures.isEmpty, "\(failures)")
+            try await StructuredOutputTests.expectValid(answers)
         }
     }
 

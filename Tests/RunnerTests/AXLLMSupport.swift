@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// An axllm deployment on AXSim (Sources/AXSim): a vendor-style model directory whose config.json points AXSim
@@ -90,6 +91,24 @@ struct AXSimDeployment {
     }
 
     var base: String { "http://127.0.0.1:\(port)" }
+
+    /// `runner apply` on the manifest, once the model answers a chat; nil (with the issue recorded) when apply
+    /// exits first.
+    func apply() async throws -> RunnerProcess.Background? {
+        let apply = try RunnerProcess.start(
+            ["apply", manifestURL.path, "--state-dir", device.state.path], environment: environment)
+        let ready = try await eventually("the axllm model to answer", timeout: .seconds(90)) {
+            guard apply.process.isRunning else { return true }
+            let hi = try? Curl.request(base + "/v1/chat/completions", body: Self.chat([("user", "Hi")], maxTokens: 2))
+            return hi?.status == 200
+        }
+        guard ready, apply.process.isRunning else {
+            Issue.record("runner apply exited: \(apply.output().stderr)\n\(log)")
+            if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) }
+            return nil
+        }
+        return apply
+    }
 
     /// The worker's log, which the vendor server and its tokenizer service write to as well.
     var log: String {

@@ -13,18 +13,8 @@ struct AXLLMTests {
     func servesChatAndFollowsTheConversation(generation: AXSimDeployment.Generation) async throws {
         let ax = try AXSimDeployment(generation, port: generation == .serve ? 18330 : 18331)
         defer { ax.device.remove() }
-        let apply = try RunnerProcess.start(
-            ["apply", ax.manifestURL.path, "--state-dir", ax.device.state.path], environment: ax.environment)
+        guard let apply = try await ax.apply() else { return }
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
-        let ready = try await eventually("the axllm model to answer", timeout: .seconds(90)) {
-            guard apply.process.isRunning else { return true }
-            return (try? Curl.request(ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", "Hi")])))?
-                .status == 200
-        }
-        guard ready, apply.process.isRunning else {
-            Issue.record("runner apply exited: \(apply.output().stderr)\n\(ax.log)")
-            return
-        }
 
         // OpenAI, whole and streamed, and Ollama: the same greedy answer.
         let question = [("user", "What is the capital of France?")]
@@ -101,19 +91,8 @@ struct AXLLMTests {
         let ax = try AXSimDeployment(
             generation, port: generation == .serve ? 18332 : 18333, context: 256, tokenDelayMs: 20, ignoreEOS: true)
         defer { ax.device.remove() }
-        let apply = try RunnerProcess.start(
-            ["apply", ax.manifestURL.path, "--state-dir", ax.device.state.path], environment: ax.environment)
+        guard let apply = try await ax.apply() else { return }
         defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
-        let ready = try await eventually("the axllm model to answer", timeout: .seconds(90)) {
-            guard apply.process.isRunning else { return true }
-            return
-                (try? Curl.request(
-                    ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", "Hi")], maxTokens: 2)))?.status == 200
-        }
-        guard ready, apply.process.isRunning else {
-            Issue.record("runner apply exited: \(apply.output().stderr)\n\(ax.log)")
-            return
-        }
 
         // A streaming client that goes away after the first text: the server's generation stops.
         let stream = try Curl.stream(port: ax.port, model: "ax", prompt: "Count.", maxTokens: 200, in: ax.device.directory)
