@@ -92,6 +92,13 @@ struct AXSimDeployment {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
+    /// A POST through curl on a thread of its own: answers take seconds, and a test that blocks one of the few
+    /// threads Swift concurrency has starves the suites running beside it.
+    func post(_ path: String, _ body: String) async throws -> Curl.Answer {
+        let url = base + path
+        return try await Curl.waiting { try Curl.request(url, body: body) }
+    }
+
     /// `runner apply` on the manifest, once the model answers a chat; nil (with the issue recorded) when apply
     /// exits first.
     func apply() async throws -> RunnerProcess.Background? {
@@ -99,7 +106,7 @@ struct AXSimDeployment {
             ["apply", manifestURL.path, "--state-dir", device.state.path], environment: environment)
         let ready = try await eventually("the axllm model to answer", timeout: .seconds(90)) {
             guard apply.process.isRunning else { return true }
-            let hi = try? Curl.request(base + "/v1/chat/completions", body: Self.chat([("user", "Hi")], maxTokens: 2))
+            let hi = try? await post("/v1/chat/completions", Self.chat([("user", "Hi")], maxTokens: 2))
             return hi?.status == 200
         }
         guard ready, apply.process.isRunning else {

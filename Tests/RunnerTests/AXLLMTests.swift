@@ -19,28 +19,27 @@ struct AXLLMTests {
         // OpenAI, whole and streamed, and Ollama: the same greedy answer.
         let question = [("user", "What is the capital of France?")]
         // Long enough for the answer to end on its own: a reply cut short is not what the legacy session holds.
-        let whole = try Curl.request(ax.base + "/v1/chat/completions", body: AXSimDeployment.chat(question, maxTokens: 200))
+        let whole = try await ax.post("/v1/chat/completions", AXSimDeployment.chat(question, maxTokens: 200))
         #expect(whole.status == 200, "\(whole.body)")
         let answer = try #require(AXSimDeployment.content(whole.body))
         #expect(!answer.isEmpty)
-        let streamed = try Curl.request(
-            ax.base + "/v1/chat/completions", body: AXSimDeployment.chat(question, maxTokens: 200, stream: true))
+        let streamed = try await ax.post("/v1/chat/completions", AXSimDeployment.chat(question, maxTokens: 200, stream: true))
         let deltas = streamed.body.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("data: {") else { return nil }
             let choice = (AXSimDeployment.json(String(line.dropFirst(6)))["choices"] as? [[String: Any]])?.first
             return (choice?["delta"] as? [String: Any])?["content"] as? String
         }
         #expect(deltas.joined() == answer && streamed.body.contains("data: [DONE]"))
-        let ollama = try Curl.request(
-            ax.base + "/api/chat",
-            body:
-                #"{"model": "ax", "stream": false, "messages": [{"role": "user", "content": "What is the capital of France?"}], "options": {"temperature": 0, "num_predict": 200}}"#
+        let ollama = try await ax.post(
+            "/api/chat",
+
+            #"{"model": "ax", "stream": false, "messages": [{"role": "user", "content": "What is the capital of France?"}], "options": {"temperature": 0, "num_predict": 200}}"#
         )
         #expect(((AXSimDeployment.json(ollama.body)["message"] as? [String: Any])?["content"] as? String) == answer)
-        let ollamaStream = try Curl.request(
-            ax.base + "/api/chat",
-            body:
-                #"{"model": "ax", "messages": [{"role": "user", "content": "What is the capital of France?"}], "options": {"temperature": 0, "num_predict": 200}}"#
+        let ollamaStream = try await ax.post(
+            "/api/chat",
+
+            #"{"model": "ax", "messages": [{"role": "user", "content": "What is the capital of France?"}], "options": {"temperature": 0, "num_predict": 200}}"#
         )
         let lines = ollamaStream.body.split(separator: "\n").map { AXSimDeployment.json(String($0)) }
         #expect(lines.compactMap { ($0["message"] as? [String: Any])?["content"] as? String }.joined() == answer)
@@ -49,14 +48,14 @@ struct AXLLMTests {
         // The next turn of the same conversation, then another conversation.
         let resetsBefore = ax.log.components(separatedBy: "reset: prefill").count
         let next = question + [("assistant", answer), ("user", "And of Italy?")]
-        let second = try Curl.request(ax.base + "/v1/chat/completions", body: AXSimDeployment.chat(next))
+        let second = try await ax.post("/v1/chat/completions", AXSimDeployment.chat(next))
         #expect(second.status == 200 && AXSimDeployment.content(second.body)?.isEmpty == false, "\(second.body)")
         switch generation {
         case .legacy:
             #expect(ax.log.components(separatedBy: "reset: prefill").count == resetsBefore, "a continued turn reset")
-            let other = try Curl.request(
-                ax.base + "/v1/chat/completions",
-                body: AXSimDeployment.chat([("system", "Be terse."), ("user", "Name a colour.")]))
+            let other = try await ax.post(
+                "/v1/chat/completions",
+                AXSimDeployment.chat([("system", "Be terse."), ("user", "Name a colour.")]))
             #expect(other.status == 200)
             #expect(ax.log.components(separatedBy: "reset: prefill").count == resetsBefore + 1, "another conversation")
         case .serve:
@@ -68,11 +67,8 @@ struct AXLLMTests {
         try await withThrowingTaskGroup(of: Curl.Answer.self) { group in
             for colour in ["red", "green", "blue"] {
                 group.addTask {
-                    try await Curl.waiting {
-                        try Curl.request(
-                            ax.base + "/v1/chat/completions",
-                            body: AXSimDeployment.chat([("user", "Say \(colour).")], maxTokens: 12))
-                    }
+                    try await ax.post(
+                        "/v1/chat/completions", AXSimDeployment.chat([("user", "Say \(colour).")], maxTokens: 12))
                 }
             }
             for try await answer in group {
@@ -105,19 +101,18 @@ struct AXLLMTests {
         #expect(
             try await eventually("the server to stop generating") { ax.log.contains(stopped) },
             "\(stream.text.prefix(1500))\n\(ax.log.suffix(2000))")
-        let after = try Curl.request(
-            ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", "Hi")], maxTokens: 4))
+        let after = try await ax.post("/v1/chat/completions", AXSimDeployment.chat([("user", "Hi")], maxTokens: 4))
         #expect(after.status == 200, "the next request is served: \(after.body)")
 
         // More than the context holds: a clear error in each API's shape, and the model keeps serving.
         let long = String(repeating: "Tell me more about the history of every city in Europe. ", count: 40)
-        let tooLong = try Curl.request(ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", long)]))
+        let tooLong = try await ax.post("/v1/chat/completions", AXSimDeployment.chat([("user", long)]))
         #expect(tooLong.status == 400, "\(tooLong.body)")
         let error = AXSimDeployment.json(tooLong.body)["error"] as? [String: Any]
         #expect(error?["code"] as? String == "context_length_exceeded", "\(tooLong.body)")
-        let ollama = try Curl.request(
-            ax.base + "/api/chat",
-            body: #"{"model": "ax", "stream": false, "messages": [{"role": "user", "content": "\#(long)"}]}"#)
+        let ollama = try await ax.post(
+            "/api/chat",
+            #"{"model": "ax", "stream": false, "messages": [{"role": "user", "content": "\#(long)"}]}"#)
         #expect(ollama.status == 400 && AXSimDeployment.json(ollama.body)["error"] is String, "\(ollama.body)")
 
         // The vendor server killed: its worker exits and is restarted with a new server; meanwhile requests
@@ -126,13 +121,11 @@ struct AXLLMTests {
         let worker = try #require(ax.device.workerPid("ax"))
         kill(first, SIGKILL)
         #expect(try await eventually("the worker to be replaced") { (ax.device.workerPid("ax") ?? worker) != worker })
-        let during = try Curl.request(
-            ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", "Hi")], maxTokens: 2))
+        let during = try await ax.post("/v1/chat/completions", AXSimDeployment.chat([("user", "Hi")], maxTokens: 2))
         #expect(during.status == 200 || AXSimDeployment.json(during.body)["error"] is [String: Any], "\(during.body)")
         #expect(
             try await eventually("a new server to answer", timeout: .seconds(90)) {
-                (try? Curl.request(
-                    ax.base + "/v1/chat/completions", body: AXSimDeployment.chat([("user", "Hi")], maxTokens: 2)))?.status
+                (try? await ax.post("/v1/chat/completions", AXSimDeployment.chat([("user", "Hi")], maxTokens: 2)))?.status
                     == 200
             })
         #expect(ax.vendorPID().map { $0 != first } == true)
