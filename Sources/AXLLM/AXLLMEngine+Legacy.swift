@@ -46,7 +46,8 @@ extension AXLLMEngine {
                 continue
             }
             if stopped { try await stopGeneration() }
-            var exchanges = (held != nil && step == .extend(prompt: prompt)) ? held!.exchanges : request.history
+            var exchanges = request.history
+            if case .extend = step, let held { exchanges = held.exchanges }
             exchanges.append(.init(user: request.user, assistant: reply))
             // A reply cut short by a stop string or max_tokens is not what the session holds.
             session = stopped ? nil : LegacyConversation(system: request.system, exchanges: exchanges)
@@ -156,7 +157,7 @@ extension AXLLMEngine {
     }
 
     private func hung(_ what: String) {
-        let message = "the AXERA server (pid \(configuration.binary)) \(what)"
+        let message = "the AXERA server \(configuration.binary) \(what)"
         configuration.logger.critical("\(message)")
         configuration.onFailure(message)
     }

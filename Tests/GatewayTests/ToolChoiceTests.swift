@@ -20,7 +20,7 @@ struct ToolChoiceTests {
         #"[{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city", "parameters": \#(weather)}}, {"type": "function", "function": {"name": "get_time", "description": "Local time in a zone", "parameters": \#(time)}}]"#
 
     static func body(_ user: String, choice: String, stream: Bool = false) -> String {
-        #"{"model": "smollm2", "messages": [{"role": "user", "content": "\#(user)"}], "tools": \#(tools), "tool_choice": \#(choice), "temperature": 0, "max_tokens": 120, "stream": \#(stream)}"#
+        #"{"model": "smollm2", "messages": [{"role": "user", "content": "\#(user)"}], "tools": \#(tools), "tool_choice": \#(choice), "temperature": 0, "max_tokens": 100, "stream": \#(stream)}"#
     }
 
     /// The calls of an answer: (name, arguments text) from `message.tool_calls`, or from streamed deltas.
@@ -55,7 +55,9 @@ struct ToolChoiceTests {
                 ("What is the weather in Oslo?", #"{"type": "function", "function": {"name": "get_time"}}"#, "get_time"),
                 ("Tell me a joke.", #"{"type": "function", "function": {"name": "get_weather"}}"#, "get_weather"),
             ]
-            for item in cases {
+            // Through a worker process (the shared one every gateway suite uses) a required and a named call
+            // show that the tool choice crosses the worker's API; the rest run in process.
+            for (index, item) in cases.enumerated() where backend == .inProcess || index % 2 == 0 {
                 for stream in [false, true] {
                     let body = Self.body(item.user, choice: item.choice, stream: stream)
                     let text: String
