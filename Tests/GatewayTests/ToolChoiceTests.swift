@@ -5,7 +5,7 @@ import Testing
 
 /// `tool_choice: required` and a named function, with the real SmolLM2: the answer is always a call to a
 /// declared tool whose arguments validate against its `parameters` schema (Python's `jsonschema`), whole and
-/// streamed, in process and through a worker process.
+/// streamed; and through a worker process.
 struct ToolChoiceTests {
     static let weather = #"""
         {"type": "object", "properties": {"city": {"type": "string", "minLength": 2, "maxLength": 30},
@@ -41,9 +41,8 @@ struct ToolChoiceTests {
         return (calls, choices.compactMap { $0["finish_reason"] as? String }.last)
     }
 
-    @Test(arguments: LiveBackend.allCases)
-    func requiredAndNamedCallsValidate(backend: LiveBackend) async throws {
-        try await LiveGateway.with(backend: backend) { base, _ in
+    @Test func requiredAndNamedCallsValidate() async throws {
+        try await LiveGateway.with { base, _ in
             let schemas = [
                 "get_weather": try JSONSerialization.jsonObject(with: Data(Self.weather.utf8)),
                 "get_time": try JSONSerialization.jsonObject(with: Data(Self.time.utf8)),
@@ -55,9 +54,7 @@ struct ToolChoiceTests {
                 ("What is the weather in Oslo?", #"{"type": "function", "function": {"name": "get_time"}}"#, "get_time"),
                 ("Tell me a joke.", #"{"type": "function", "function": {"name": "get_weather"}}"#, "get_weather"),
             ]
-            // Through a worker process (the shared one every gateway suite uses) a required and a named call
-            // show that the tool choice crosses the worker's API; the rest run in process.
-            for (index, item) in cases.enumerated() where backend == .inProcess || index % 2 == 0 {
+            for item in cases {
                 for stream in [false, true] {
                     let body = Self.body(item.user, choice: item.choice, stream: stream)
                     let text: String
@@ -85,6 +82,20 @@ struct ToolChoiceTests {
                 }
             }
             try await StructuredOutputTests.expectValid(answers)
+        }
+    }
+
+    /// Through a worker process (the one every gateway suite shares): the tool choice crosses the worker's API.
+    @Test func aNamedCallThroughAWorkerProcess() async throws {
+        try await LiveGateway.with(backend: .workerProcess) { base, _ in
+            let body = Self.body(
+                "What is the weather in Paris?", choice: #"{"type": "function", "function": {"name": "get_weather"}}"#)
+            let answer = try await LiveGateway.send(.post, base + "/v1/chat/completions", json: body)
+            #expect(answer.status == 200, "\(answer.body)")
+            let (calls, finish) = Self.calls(answer.body, streamed: false)
+            #expect(calls.map(\.0) == ["get_weather"] && finish == "tool_calls", "\(answer.body)")
+            let arguments = calls.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.1.utf8)) as? [String: Any] }
+            #expect(arguments?["city"] is String && ["celsius", "fahrenheit"].contains(arguments?["unit"] as? String))
         }
     }
 

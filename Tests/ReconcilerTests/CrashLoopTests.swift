@@ -34,9 +34,10 @@ struct CrashLoopTests {
         #expect(looping.running == false)
         let crashLoop = try #require(looping.crashLoop)
         #expect(crashLoop.restarts == 3 && crashLoop.windowSeconds == 60)
-        // Paused: the next attempt lies ahead, at most the pause away (how far depends on how late this
-        // test saw the declaration on a loaded machine).
-        #expect(crashLoop.nextAttempt.timeIntervalSinceNow > 0 && crashLoop.nextAttempt.timeIntervalSinceNow <= 3.5)
+        // Paused: the next attempt is at most the pause away. (Whether it still lies ahead depends on how late
+        // this test saw the declaration on a loaded machine; that the pause is kept is checked below, against
+        // the attempt time the supervisor announced.)
+        #expect(crashLoop.nextAttempt.timeIntervalSinceNow <= 3.5)
 
         // Recorded for `runner status`, with how the last process ended and the end of its output.
         let record = try #require(StateObserver(state: state, hub: HubCacheLayout(hub: root)).workerRecords()["flaky"])
