@@ -107,7 +107,10 @@ struct ApplyAnywhereTests {
             status = try RunnerProcess.run(["status", "--state-dir", device.state.path], environment: bareEnvironment)
             return status.stdout.contains("last exit: exited with status 1")
         }
-        #expect(status.stdout.contains("model smollm2 [llamacpp]: not running"), "\(status.stdout)")
+        // Between restarts the worker is not running; during one (backoff on a loaded machine) it runs but does
+        // not answer. Either way it is not serving.
+        let line = status.stdout.split(separator: "\n").first { $0.contains("model smollm2 [llamacpp]:") } ?? ""
+        #expect(line.contains(": not running") || line.contains(", not answering"), "\(status.stdout)")
         #expect(status.stdout.contains("      | "), "the log's last lines: \(status.stdout)")
         #expect(status.stdout.contains(broken.path), "the log names the file it could not load: \(status.stdout)")
         let json = try RunnerProcess.run(["status", "--json", "--state-dir", device.state.path], environment: bareEnvironment)
