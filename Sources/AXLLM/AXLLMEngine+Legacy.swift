@@ -94,8 +94,10 @@ extension AXLLMEngine {
                 }
                 try await Task.sleep(for: configuration.pollInterval)
             }
-        } catch is CancellationError {
-            // The consumer left: stop the server's generation before giving up the turn.
+        } catch {
+            // The consumer left (a cancelled sleep throws CancellationError, a cancelled request the HTTP
+            // client's own error): stop the server's generation before giving up the turn.
+            guard Task.isCancelled else { throw error }
             await Task { try? await self.stopGeneration() }.value
             throw CancellationError()
         }

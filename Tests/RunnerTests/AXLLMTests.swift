@@ -101,6 +101,11 @@ struct AXLLMTests {
         #expect(
             try await eventually("the server to stop generating") { ax.log.contains(stopped) },
             "\(stream.text.prefix(1500))\n\(ax.log.suffix(2000))")
+        // Well before the 200 tokens asked for (the legacy server also stops there when the engine counts them).
+        let stopLine = ax.log.split(separator: "\n").last { $0.contains(stopped) } ?? ""
+        let marker = generation == .serve ? "stopped after " : "generated "
+        let generated = stopLine.components(separatedBy: marker).last.flatMap { Int($0.prefix { $0.isNumber }) }
+        #expect((generated ?? 200) < 150, "\(stopLine)")
         let after = try await ax.post("/v1/chat/completions", AXSimDeployment.chat([("user", "Hi")], maxTokens: 4))
         #expect(after.status == 200, "the next request is served: \(after.body)")
 
