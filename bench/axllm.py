@@ -117,24 +117,31 @@ def legacy_call(port, method, path, body=None):
     return answer
 
 
-def legacy_direct(port, tokens):
-    """A careful client of the legacy server: waits out `llm is running`, takes `done` only after text."""
+def legacy_direct(port, tokens, seconds=120):
+    """A careful client of the legacy server: waits out `llm is running`, takes `done` only after text. The
+    pauses are the protocol's polling (the engine's 10 ms, and 5 ms retries); `seconds` bounds the whole."""
+    deadline = time.monotonic() + seconds
+
+    def pause(interval, what):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"legacy server on port {port}: no {what} within {seconds} s")
+        time.sleep(interval)
+
     start = time.perf_counter()
     for path, body in (("/api/reset", {"system_prompt": SYSTEM}),
                        ("/api/generate", {"prompt": PROMPT, "temperature": 0, "top-p": 0, "top-k": 1,
                                           "repetition_penalty": 1.001})):
         while legacy_call(port, "POST", path, body)[0] != 200:
-            time.sleep(0.005)
-    times, pieces = [], 0
-    while pieces < tokens:
+            pause(0.005, f"acceptance of {path}")
+    times = []
+    while len(times) < tokens:
         _, poll = legacy_call(port, "GET", "/api/generate_provider")
         if poll.get("response"):
             times.append(time.perf_counter())
-            pieces += 1
-        time.sleep(0.01)
+        pause(0.01, f"{tokens} pieces of answer")
     legacy_call(port, "GET", "/api/stop")
     while not legacy_call(port, "GET", "/api/generate_provider")[1].get("done"):
-        time.sleep(0.01)
+        pause(0.01, "stop")
     return start, times
 
 

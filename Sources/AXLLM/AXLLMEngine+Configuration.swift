@@ -8,14 +8,6 @@ extension AXLLMEngine {
         case serve
         /// `main_api_ax650` / `main_api_axcl_*`: one stateful session driven by reset, generate and polling.
         case legacy
-
-        /// The generation a binary's file name tells (`main_api…` is the legacy one), nil when it tells none.
-        public static func told(byBinary path: String) -> Server? {
-            let name = path.split(separator: "/").last.map(String.init) ?? path
-            if name.hasPrefix("main_api") { return .legacy }
-            if name.hasPrefix("axllm") { return .serve }
-            return nil
-        }
     }
 
     public struct Configuration: Sendable {

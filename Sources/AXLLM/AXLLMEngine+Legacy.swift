@@ -16,9 +16,8 @@ extension AXLLMEngine {
     static let emptyAnswerGrace: Duration = .seconds(2)
 
     func runLegacy(_ job: Job, piece: (String) async -> Bool) async throws -> Outcome {
-        guard case .success(let request) = LegacyConversation.request(job.messages, defaultSystem: defaultSystemPrompt)
-        else {
-            throw EngineError(.invalidRequest, "the conversation cannot be sent to the legacy server")
+        guard let request = job.legacy else {
+            throw EngineError(.invalidRequest, "the request was not prepared for the legacy server")
         }
         var step = LegacyConversation.step(for: request, held: session)
         var replayed = false

@@ -7,6 +7,8 @@ struct Job: Sendable {
     var messages: [ChatMessage]
     var sampling: Sampling
     var thinking: Bool
+    /// For the legacy server: the conversation as its session takes it.
+    var legacy: LegacyConversation.Request?
 }
 
 /// How a run on the server ended.
@@ -51,13 +53,14 @@ extension AXLLMEngine {
         case .prompt: throw unsupported("continue raw text; send chat messages")
         }
         if messages.contains(where: { !$0.images.isEmpty }) { throw unsupported("take images with this engine") }
+        var legacy: LegacyConversation.Request?
         if configuration.server == .legacy {
             if !request.tools.isEmpty { throw unsupported("take tools in its legacy generation") }
-            if case .failure(let error) = LegacyConversation.request(messages) { throw error }
+            legacy = try LegacyConversation.request(messages, defaultSystem: defaultSystemPrompt).get()
         }
         return Job(
             request: request, messages: messages, sampling: s.merged(over: configuration.sampling),
-            thinking: request.thinking ?? configuration.thinking ?? true)
+            thinking: request.thinking ?? configuration.thinking ?? true, legacy: legacy)
     }
 
     /// `POST /v1/chat/completions` with the whole conversation, streamed: the server reuses the prefix it holds.

@@ -26,12 +26,10 @@ public actor AXLLMEngine: Engine {
     public static func load(_ configuration: Configuration) async throws -> AXLLMEngine {
         let started = ContinuousClock.now
         if let problem = AXLLMModelDirectory.problem(
-            configuration.modelDirectory, server: configuration.server, arguments: configuration.arguments)
+            binary: configuration.binary, directory: configuration.modelDirectory, server: configuration.server,
+            arguments: configuration.arguments)
         {
             throw EngineError(.modelLoadFailed, problem)
-        }
-        guard FileManager.default.isExecutableFile(atPath: configuration.binary) else {
-            throw EngineError(.libraryNotFound, "the AXERA server binary \(configuration.binary) is missing or not executable")
         }
         let processes: VendorProcesses
         do {
@@ -283,12 +281,5 @@ struct Meter {
             queueMs: (started - queued).milliseconds, prefillMs: ((first ?? .now) - started).milliseconds,
             prefillTokens: 0, decodeMs: first.map { ((last ?? $0) - $0).milliseconds } ?? 0,
             decodeTokens: max(0, pieces - 1))
-    }
-}
-
-extension Duration {
-    var milliseconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }
 }

@@ -9,6 +9,17 @@ public enum AXLLMModelDirectory {
         "filename_post_axmodel", "filename_tokens_embed", "tokens_embed_num", "tokens_embed_size",
     ]
 
+    /// What keeps `binary` from serving `directory`, or nil when the server should start: what `apply` checks
+    /// before it changes anything, and the engine again before it starts the server.
+    public static func problem(binary: String, directory: String, server: AXLLMEngine.Server, arguments: [String])
+        -> String?
+    {
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            return "the AXERA server binary \(binary) is missing or not executable"
+        }
+        return problem(directory, server: server, arguments: arguments)
+    }
+
     /// What is wrong with `directory` for `server`, or nil when the server should start.
     public static func problem(_ directory: String, server: AXLLMEngine.Server, arguments: [String]) -> String? {
         var isDirectory: ObjCBool = false

@@ -1,4 +1,5 @@
 public import Engine
+internal import Foundation
 
 /// What the legacy server's single session holds, and how a stateless request is brought to it.
 ///
@@ -49,7 +50,9 @@ public struct LegacyConversation: Sendable, Equatable {
 
     /// Clients send an answer back trimmed or not; the session matches either way.
     private static func same(_ a: Exchange, _ b: Exchange) -> Bool {
-        a.user == b.user && a.assistant.trimmingWhitespace == b.assistant.trimmingWhitespace
+        a.user == b.user
+            && a.assistant.trimmingCharacters(in: .whitespacesAndNewlines)
+                == b.assistant.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A request's messages as system text (`defaultSystem` when it has none, as a chat template puts in its
@@ -84,13 +87,5 @@ public struct LegacyConversation: Sendable, Equatable {
 
     private static func unsupported(_ what: String) -> EngineError {
         EngineError(.unsupported, "the legacy AXERA server takes plain user and assistant turns; it cannot take \(what)")
-    }
-}
-
-extension String {
-    var trimmingWhitespace: Substring {
-        let start = firstIndex { !$0.isWhitespace } ?? endIndex
-        let end = lastIndex { !$0.isWhitespace }.map(index(after:)) ?? start
-        return self[start..<end]
     }
 }

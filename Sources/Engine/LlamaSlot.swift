@@ -114,7 +114,7 @@ final class ActiveRequest {
 }
 
 extension Duration {
-    var milliseconds: Double {
+    package var milliseconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) * 1000 + Double(attoseconds) / 1e15
     }

@@ -169,10 +169,8 @@ extension ApplyExecutor {
     /// model directory as that server generation reads it.
     static func axllmProblem(_ model: ResolvedModel, directory: String) -> String? {
         guard let options = model.axllm else { return "the axllm server is not resolved" }
-        guard FileManager.default.isExecutableFile(atPath: options.binary) else {
-            return "the AXERA server binary \(options.binary) is missing or not executable"
-        }
         return AXLLMModelDirectory.problem(
-            directory, server: options.server == .serve ? .serve : .legacy, arguments: options.args)
+            binary: options.binary, directory: directory, server: AXLLMEngine.Server(options.server),
+            arguments: options.args)
     }
 }

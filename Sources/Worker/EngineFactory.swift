@@ -52,7 +52,7 @@ public enum EngineFactory {
             throw EngineError(.modelLoadFailed, "model \(model.name): the axllm server is not resolved")
         }
         return AXLLMEngine.Configuration(
-            binary: options.binary, server: options.server == .serve ? .serve : .legacy, modelDirectory: directory,
+            binary: options.binary, server: AXLLMEngine.Server(options.server), modelDirectory: directory,
             modelName: model.name, context: model.context, maxTokens: model.maxTokens, sampling: Sampling(model.sampling),
             thinking: Bool(model.thinking), arguments: options.args, port: options.port, tokenizer: options.tokenizer,
             devices: options.devices, startTimeout: options.startTimeout.duration,
@@ -132,6 +132,16 @@ extension ResolvedPromptCache {
         switch prompt {
         case .text(let text): return text
         case .file(let path): return try String(contentsOfFile: path, encoding: .utf8)
+        }
+    }
+}
+
+extension AXLLMEngine.Server {
+    /// The manifest's `axllm.server`.
+    public init(_ kind: AXLLMServerKind) {
+        switch kind {
+        case .serve: self = .serve
+        case .legacy: self = .legacy
         }
     }
 }

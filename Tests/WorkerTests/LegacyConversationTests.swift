@@ -57,8 +57,8 @@ struct LegacyConversationTests {
         #expect(
             AXLLMModelDirectory.problem("/nonexistent/model", server: .serve, arguments: [])
                 == "the model directory /nonexistent/model does not exist")
-        #expect(AXLLMEngine.Server.told(byBinary: "/opt/ax/main_api_axcl_aarch64") == .legacy)
-        #expect(AXLLMEngine.Server.told(byBinary: "/usr/bin/axllm") == .serve)
-        #expect(AXLLMEngine.Server.told(byBinary: "/usr/bin/llm-server") == nil)
+        #expect(
+            AXLLMModelDirectory.problem(binary: "/nonexistent/axllm", directory: "/tmp", server: .serve, arguments: [])
+                == "the AXERA server binary /nonexistent/axllm is missing or not executable")
     }
 }
