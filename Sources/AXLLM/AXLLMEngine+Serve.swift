@@ -107,6 +107,8 @@ extension AXLLMEngine {
                         id: wire["id"] as? String ?? "call_\(calls)", name: function["name"] as? String ?? "",
                         arguments: function["arguments"] as? String ?? "{}"))
                 calls += 1
+                // A single-call answer ends with its call.
+                if !job.request.parallelToolCalls { return false }
             }
             if choice["finish_reason"] as? String == "length" { outcome.length = true }
             if let text = delta["content"] as? String, !text.isEmpty { return await piece(text) }

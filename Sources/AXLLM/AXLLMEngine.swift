@@ -188,7 +188,9 @@ public actor AXLLMEngine: Engine {
         _ job: Job, submitted: ContinuousClock.Instant,
         into continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
     ) async -> Completion {
-        var output = TextOutput(stop: job.request.stop, thinking: job.thinking, tools: !job.request.tools.isEmpty)
+        var output = TextOutput(
+            stop: job.request.stop, thinking: job.thinking, tools: !job.request.tools.isEmpty,
+            singleCall: !job.request.parallelToolCalls)
         var meter = Meter(queued: submitted, started: .now)
         let limit = job.request.maxTokens ?? configuration.maxTokens
         let outcome: Outcome

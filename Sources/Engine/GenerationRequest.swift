@@ -21,6 +21,8 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
     public var thinking: Bool?
     public var tools: [ToolDefinition]
     public var toolChoice: ToolChoice
+    /// false: the answer holds at most one tool call (the generation ends once it is complete).
+    public var parallelToolCalls: Bool
     public var responseFormat: ResponseFormat?
     /// Name of a prompt-cache preset to start from.
     public var promptCache: String?
@@ -33,7 +35,7 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
     public init(
         input: Input, sampling: Sampling = Sampling(), maxTokens: Int? = nil, stop: [String] = [],
         thinking: Bool? = nil, tools: [ToolDefinition] = [], toolChoice: ToolChoice = .auto,
-        responseFormat: ResponseFormat? = nil, promptCache: String? = nil, lora: String? = nil, logprobs: Int? = nil
+        parallelToolCalls: Bool = true, responseFormat: ResponseFormat? = nil, promptCache: String? = nil, lora: String? = nil, logprobs: Int? = nil
     ) {
         self.input = input
         self.sampling = sampling
@@ -42,6 +44,7 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
         self.thinking = thinking
         self.tools = tools
         self.toolChoice = toolChoice
+        self.parallelToolCalls = parallelToolCalls
         self.responseFormat = responseFormat
         self.promptCache = promptCache
         self.lora = lora
@@ -58,7 +61,7 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case messages, prompt, sampling, maxTokens, stop, thinking, tools, toolChoice, responseFormat, promptCache, lora
-        case logprobs
+        case logprobs, parallelToolCalls
     }
 
     public init(from decoder: any Decoder) throws {
@@ -78,6 +81,7 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
         thinking = try c.decodeIfPresent(Bool.self, forKey: .thinking)
         tools = try c.decodeIfPresent([ToolDefinition].self, forKey: .tools) ?? []
         toolChoice = try c.decodeIfPresent(ToolChoice.self, forKey: .toolChoice) ?? .auto
+        parallelToolCalls = try c.decodeIfPresent(Bool.self, forKey: .parallelToolCalls) ?? true
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
         promptCache = try c.decodeIfPresent(String.self, forKey: .promptCache)
         lora = try c.decodeIfPresent(String.self, forKey: .lora)
@@ -96,6 +100,7 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
         try c.encodeIfPresent(thinking, forKey: .thinking)
         if !tools.isEmpty { try c.encode(tools, forKey: .tools) }
         if toolChoice != .auto { try c.encode(toolChoice, forKey: .toolChoice) }
+        if !parallelToolCalls { try c.encode(false, forKey: .parallelToolCalls) }
         try c.encodeIfPresent(responseFormat, forKey: .responseFormat)
         try c.encodeIfPresent(promptCache, forKey: .promptCache)
         try c.encodeIfPresent(lora, forKey: .lora)

@@ -126,7 +126,7 @@ extension LlamaRuntime {
         let (text, stopped) = request.text.append(model.piece(token))
         if !text.isEmpty { request.router.route(text, into: &events) }
         if !events.isEmpty { flushEvents(request) }
-        if stopped {
+        if stopped || request.router.ended {
             finish(slot, .stop)
         } else if let limit = request.pending.maxTokens, request.completionTokens >= limit {
             finish(slot, .length)

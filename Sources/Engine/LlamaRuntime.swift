@@ -106,7 +106,7 @@ final class LlamaRuntime: SteppedRuntime {
                 .invalidRequest, "logprobs asks for \(logprobs) alternatives; 0 to \(TokenLogprob.maxAlternatives) are allowed")
         }
         // A required tool call is the whole answer, so its grammar replaces a response format's.
-        var grammar = try grammar(for: request.toolChoice, tools: request.tools)
+        var grammar = try grammar(for: request.toolChoice, tools: request.tools, single: !request.parallelToolCalls)
         if grammar == nil { grammar = try self.grammar(for: request.responseFormat) }
         let thinking = request.thinking ?? configuration.thinking ?? model.template.supportsThinking
         queue.append(
@@ -116,12 +116,13 @@ final class LlamaRuntime: SteppedRuntime {
                     .merged(over: LlamaEngine.Configuration.builtinSampling),
                 stop: request.stop, maxTokens: request.maxTokens, grammar: grammar,
                 routeThinking: thinking,
-                routeTools: !request.tools.isEmpty, logprobs: request.logprobs, continuation: continuation,
+                routeTools: !request.tools.isEmpty, singleToolCall: !request.parallelToolCalls, logprobs: request.logprobs, continuation: continuation,
                 submitted: submitted))
     }
 
     /// The grammar of a required tool call (`nil` when the model may answer in text), compiled once per tool list.
-    private func grammar(for choice: ToolChoice, tools: [ToolDefinition]) throws(EngineError) -> String? {
+    /// `single`: one call even when several tools may be called.
+    private func grammar(for choice: ToolChoice, tools: [ToolDefinition], single: Bool) throws(EngineError) -> String? {
         let called: [ToolDefinition]
         switch choice {
         case .auto: return nil
@@ -132,9 +133,10 @@ final class LlamaRuntime: SteppedRuntime {
                 throw EngineError(.invalidRequest, "the tool choice names '\(name)', which is not a tool")
             }
         }
-        let key = "tools:\(choice):" + called.map { "\($0.name)\u{0}\($0.parameters)" }.joined(separator: "\u{0}")
+        let one = single || choice != .required
+        let key = "tools:\(choice):\(one):" + called.map { "\($0.name)\u{0}\($0.parameters)" }.joined(separator: "\u{0}")
         return try cachedGrammar(key) { () throws(EngineError) -> String in
-            try JSONSchemaGrammar.compileToolCalls(called, single: choice != .required)
+            try JSONSchemaGrammar.compileToolCalls(called, single: one)
         }
     }
 

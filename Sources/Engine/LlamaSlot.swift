@@ -26,6 +26,8 @@ struct PendingRequest {
     let grammar: String?
     let routeThinking: Bool
     let routeTools: Bool
+    /// `parallel_tool_calls: false`: the answer ends with its first tool call.
+    let singleToolCall: Bool
     /// Alternatives per token when the request asked for log-probabilities.
     let logprobs: Int?
     let continuation: AsyncThrowingStream<GenerationEvent, any Error>.Continuation
@@ -92,7 +94,7 @@ final class ActiveRequest {
         self.prefillStart = prefillStart
         self.loadMs = (prefillStart - assigned).milliseconds
         text = TextStream(stopStrings: pending.stop)
-        router = OutputRouter(thinking: pending.routeThinking, tools: pending.routeTools)
+        router = OutputRouter(thinking: pending.routeThinking, tools: pending.routeTools, singleCall: pending.singleToolCall)
     }
 
     func completion(_ reason: Completion.Reason, error: EngineError? = nil) -> Completion {

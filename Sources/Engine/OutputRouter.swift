@@ -17,8 +17,12 @@ struct OutputRouter {
     private var inside: Tag?
     private var toolCallText: [UInt8] = []
     private var toolCallCount = 0
+    private let singleCall: Bool
+    /// A single-call answer has its call: the rest of the text is dropped and the generation should end.
+    private(set) var ended = false
 
-    init(thinking: Bool, tools: Bool) {
+    init(thinking: Bool, tools: Bool, singleCall: Bool = false) {
+        self.singleCall = singleCall
         var tags: [Tag] = []
         if thinking { tags.append(Tag(open: Array("<think>".utf8), close: Array("</think>".utf8), kind: .reasoning)) }
         if tools {
@@ -29,7 +33,7 @@ struct OutputRouter {
 
     /// Events for one text delta, appended to `events`.
     mutating func route(_ text: String, into events: inout [GenerationEvent]) {
-        guard !text.isEmpty else { return }
+        guard !text.isEmpty, !ended else { return }
         guard !tags.isEmpty else {
             events.append(.text(text, channel: .content))
             return
@@ -42,6 +46,10 @@ struct OutputRouter {
                     pending.removeFirst(at + tag.close.count)
                     closeTag(tag, into: &events)
                     inside = nil
+                    if ended {
+                        pending.removeAll()
+                        return
+                    }
                     continue
                 }
                 let keep = Self.heldPrefixLength(of: [tag.close], in: pending)
@@ -100,6 +108,7 @@ struct OutputRouter {
         }
         toolCallCount += 1
         events.append(.toolCall(call))
+        if singleCall { ended = true }
     }
 
     /// `{"name": "...", "arguments": {...}}` (arguments may also be a JSON string holding an object).

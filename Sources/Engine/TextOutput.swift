@@ -5,17 +5,18 @@ package struct TextOutput {
     private var text: TextStream
     private var router: OutputRouter
 
-    package init(stop: [String], thinking: Bool, tools: Bool) {
+    package init(stop: [String], thinking: Bool, tools: Bool, singleCall: Bool = false) {
         text = TextStream(stopStrings: stop)
-        router = OutputRouter(thinking: thinking, tools: tools)
+        router = OutputRouter(thinking: thinking, tools: tools, singleCall: singleCall)
     }
 
-    /// The events for one piece of text, and whether a stop string ended the answer (nothing after it counts).
+    /// The events for one piece of text, and whether the answer has ended (a stop string, or the one tool call
+    /// a single-call answer may hold): nothing after that counts.
     package mutating func append(_ piece: String) -> (events: [GenerationEvent], stopped: Bool) {
         let (delta, stopped) = text.append(Array(piece.utf8))
         var events: [GenerationEvent] = []
         router.route(delta, into: &events)
-        return (events, stopped)
+        return (events, stopped || router.ended)
     }
 
     /// What is still held back, at the end of the answer.

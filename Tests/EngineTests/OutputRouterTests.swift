@@ -45,6 +45,22 @@ import Testing
             ])
     }
 
+    @Test func aSingleCallAnswerEndsWithItsFirstCall() {
+        var router = OutputRouter(thinking: false, tools: true, singleCall: true)
+        var events: [GenerationEvent] = []
+        let call = #"<tool_call>{"name": "a", "arguments": {}}</tool_call>"#
+        router.route("Sure. " + call + "\n<tool_", into: &events)
+        #expect(router.ended)
+        router.route(#"call>{"name": "b", "arguments": {}}</tool_call> more"#, into: &events)
+        router.finish(into: &events)
+        #expect(
+            events == [.text("Sure. ", channel: .content), .toolCall(ToolCall(id: "call_0", name: "a", arguments: "{}"))])
+        // An unparsable call is text, not the call: the answer goes on.
+        var other = OutputRouter(thinking: false, tools: true, singleCall: true)
+        other.route("<tool_call>not json</tool_call>", into: &events)
+        #expect(!other.ended)
+    }
+
     @Test func unparsableToolCallIsShownAsText() {
         let events = merged(route(["<tool_call>not json</tool_call>"], tools: true))
         #expect(events == [.text("<tool_call>not json</tool_call>", channel: .content)])

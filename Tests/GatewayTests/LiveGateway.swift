@@ -75,15 +75,15 @@ enum LiveGateway {
     }
 
     /// A streaming request, its body handed over chunk by chunk as it arrives.
-    static func stream(_ url: String, json: String, headers: [String: String] = [:]) async throws -> (
-        status: Int, chunks: [String]
-    ) {
+    static func stream(
+        _ url: String, json: String, headers: [String: String] = [:], timeout: TimeAmount = .seconds(120)
+    ) async throws -> (status: Int, chunks: [String]) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(string: json))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         var chunks: [String] = []
         for try await buffer in response.body { chunks.append(String(buffer: buffer)) }
         return (Int(response.status.code), chunks)

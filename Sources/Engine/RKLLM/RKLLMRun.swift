@@ -113,7 +113,7 @@ final class RKLLMRun: RKLLMRunSink {
                 slots[index].text.append(UnsafeBufferPointer(start: $0, count: length))
             }
             emit(delta, at: index)
-            if stopped { slots[index].outcome = .stop }
+            if stopped || slots[index].router.ended { slots[index].outcome = .stop }
         }
         if slots[index].outcome == nil, slots[index].tokens >= slots[index].maxTokens, runtimeCap != slots[index].maxTokens {
             slots[index].outcome = .length

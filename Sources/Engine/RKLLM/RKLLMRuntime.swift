@@ -236,7 +236,8 @@ final class RKLLMRuntime: SteppedRuntime {
         let cap = request.maxTokens ?? configuration.maxNewTokens ?? Int(Int32.max)
         return RKLLMRun.Slot(
             job: job, maxTokens: max(1, cap), text: TextStream(stopStrings: request.stop),
-            router: OutputRouter(thinking: thinking, tools: !request.tools.isEmpty))
+            router: OutputRouter(
+                thinking: thinking, tools: !request.tools.isEmpty, singleCall: !request.parallelToolCalls))
     }
 
     /// Sets the tools (and the system text that goes with them) when they differ from what the runtime has.

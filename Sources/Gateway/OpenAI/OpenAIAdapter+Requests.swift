@@ -46,8 +46,8 @@ enum OpenAIAdapter {
             input: .messages(messages), sampling: try sampling(r.sampling),
             maxTokens: try maxTokens(r.maxTokens) ?? model.maxTokens,
             stop: r.stop.filter { !$0.isEmpty }, thinking: thinking(effort: r.reasoningEffort, enable: r.enableThinking),
-            tools: tools, toolChoice: toolChoice, responseFormat: try responseFormat(r.responseFormat),
-            promptCache: r.promptCache, lora: r.lora, logprobs: logprobs)
+            tools: tools, toolChoice: toolChoice, parallelToolCalls: r.parallelToolCalls ?? true,
+            responseFormat: try responseFormat(r.responseFormat), promptCache: r.promptCache, lora: r.lora, logprobs: logprobs)
     }
 
     /// Chat's `logprobs: true` with `top_logprobs` alternatives (0 to 20), as the engine's count; nil when off.

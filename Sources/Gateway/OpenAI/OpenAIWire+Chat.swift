@@ -20,6 +20,8 @@ struct OpenAIChatRequest: Decodable, Sendable {
     var logitBias: [String: JSONValue]?
     var tools: [OpenAITool]?
     var toolChoice: JSONValue?
+    /// false: at most one tool call in the answer.
+    var parallelToolCalls: Bool?
     var responseFormat: OpenAIResponseFormat?
     /// `none` turns thinking off; `minimal`/`low`/`medium`/`high` turn it on (no budget is enforced).
     var reasoningEffort: String?
@@ -38,6 +40,7 @@ struct OpenAIChatRequest: Decodable, Sendable {
         case topLogprobs = "top_logprobs"
         case logitBias = "logit_bias"
         case toolChoice = "tool_choice"
+        case parallelToolCalls = "parallel_tool_calls"
         case responseFormat = "response_format"
         case reasoningEffort = "reasoning_effort"
         case chatTemplateKwargs = "chat_template_kwargs"
@@ -77,6 +80,7 @@ struct OpenAIChatRequest: Decodable, Sendable {
         logitBias = try c.decodeIfPresent([String: JSONValue].self, forKey: .logitBias)
         tools = try c.decodeIfPresent([OpenAITool].self, forKey: .tools)
         toolChoice = try c.decodeIfPresent(JSONValue.self, forKey: .toolChoice)
+        parallelToolCalls = try c.decodeIfPresent(Bool.self, forKey: .parallelToolCalls)
         responseFormat = try c.decodeIfPresent(OpenAIResponseFormat.self, forKey: .responseFormat)
         reasoningEffort = try c.decodeIfPresent(String.self, forKey: .reasoningEffort)
         enableThinking = try c.decodeIfPresent(TemplateKwargs.self, forKey: .chatTemplateKwargs)?.enableThinking

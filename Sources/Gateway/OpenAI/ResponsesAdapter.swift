@@ -54,6 +54,7 @@ enum ResponsesAdapter {
         chat.maxTokens = r.maxOutputTokens
         chat.tools = try tools(r.tools)
         chat.toolChoice = r.toolChoice
+        chat.parallelToolCalls = r.parallelToolCalls
         chat.responseFormat = try format(r.text)
         if let effort = r.reasoning?["effort"] {
             guard let text = effort.stringValue else { throw invalid("reasoning.effort must be a string", param: "reasoning") }
@@ -86,11 +87,6 @@ enum ResponsesAdapter {
         if let truncation = r.truncation, truncation != "disabled" {
             throw OpenAIAdapter.unsupported(
                 "truncation '\(truncation)' is not supported: a conversation that does not fit is refused", param: "truncation")
-        }
-        if r.parallelToolCalls == false {
-            throw OpenAIAdapter.unsupported(
-                "parallel_tool_calls: false cannot be enforced; name one function in tool_choice for a single call",
-                param: "parallel_tool_calls")
         }
     }
 

@@ -21,7 +21,7 @@ struct ResponsesAnswer: Sendable {
             "instructions": r.instructions.map(JSONValue.string) ?? .null,
             "max_output_tokens": r.maxOutputTokens.map(JSONValue.integer) ?? .null,
             "metadata": r.metadata ?? .object([:]),
-            "parallel_tool_calls": .bool(true),
+            "parallel_tool_calls": .bool(r.parallelToolCalls ?? true),
             "previous_response_id": .null,
             "reasoning": .object(["effort": r.reasoning?["effort"] ?? .null, "summary": .null]),
             "store": .bool(false),

@@ -109,16 +109,14 @@ import Testing
     @Test(arguments: abis) func aConsumerThatGoesAwayStopsTheRun(abi: RKLLMRuntimeABI) async throws {
         let sim = try SimEnvironment(tokenDelayMs: 20)
         let engine = try await RKLLMEngine.load(RKLLMSim.configuration(abi))
-        let started = ContinuousClock.now
         var seen = 0
         for try await event in try await engine.generate(.chat("Tell me a long story about a dragon.", maxTokens: 400)) {
             if case .text = event { seen += 1 }
             if seen == 3 { break }
         }
-        // The next request runs as soon as the runtime has stopped: far sooner than 400 tokens × 20 ms.
+        // The next request runs once the runtime has stopped; the run's end shows it stopped early.
         let next = try await generate(engine, .chat("Hi", maxTokens: 4))
         #expect(next.done?.reason != .error)
-        #expect(ContinuousClock.now - started < .seconds(5))
         let ends = sim.lines().filter { $0["event"] as? String == "run_end" }
         #expect(ends.first.map { ($0["paused"] as? Bool) == true || ($0["aborted"] as? Bool) == true } == true)
         #expect((ends.first?["generate_tokens"] as? Int ?? 400) < 50)
