@@ -32,8 +32,10 @@ extension AXLLMEngine {
         /// AXCL cards (`AXLLM_DEVICES` for serve, `--devices` for the legacy AXCL builds).
         public var devices: [Int]?
         public var startTimeout: Duration
-        /// How long "llm is running" is waited out before the server counts as hung.
-        public var busyTimeout: Duration
+        /// How long the server may leave the engine waiting before it counts as hung and is killed: a call or
+        /// an idle health probe unanswered, a streamed answer with no byte (a prompt's prefill included), the
+        /// legacy server's "llm is running" or a generation that does not stop when told.
+        public var hangTimeout: Duration
         /// Requests that may wait while one runs; more are refused as busy.
         public var queueLimit: Int
         /// How often the legacy server is polled for new text.
@@ -47,7 +49,7 @@ extension AXLLMEngine {
             binary: String, server: Server, modelDirectory: String, modelName: String, context: Int, maxTokens: Int? = nil,
             sampling: Sampling = Sampling(), thinking: Bool? = nil, arguments: [String] = [], port: Int? = nil,
             tokenizer: [String]? = nil, devices: [Int]? = nil, startTimeout: Duration = .seconds(300),
-            busyTimeout: Duration = .seconds(30), queueLimit: Int = 16, pollInterval: Duration = .milliseconds(10),
+            hangTimeout: Duration = .seconds(60), queueLimit: Int = 16, pollInterval: Duration = .milliseconds(10),
             onFailure: @escaping @Sendable (String) -> Void = { _ in }, logger: Logger = Logger(label: "axllm")
         ) {
             self.binary = binary
@@ -63,7 +65,7 @@ extension AXLLMEngine {
             self.tokenizer = tokenizer
             self.devices = devices
             self.startTimeout = startTimeout
-            self.busyTimeout = busyTimeout
+            self.hangTimeout = hangTimeout
             self.queueLimit = queueLimit
             self.pollInterval = pollInterval
             self.onFailure = onFailure

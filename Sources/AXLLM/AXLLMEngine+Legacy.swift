@@ -4,7 +4,7 @@ internal import Logging
 
 /// The legacy server's protocol and its quirks, handled here rather than passed on:
 /// - reset and generate answer at once and work in the background; while either runs, every call answers
-///   400 `llm is running`, which is waited out (up to `busyTimeout`, after which the server counts as hung);
+///   400 `llm is running`, which is waited out (up to `hangTimeout`, after which the server counts as hung);
 /// - a poll right after generate (or during a reset's prefill) can answer `done` before the generation
 ///   started: `done` counts once text came (an empty answer, once the server has been idle for a short grace);
 /// - sampling settings persist between requests: every request sends all four;
@@ -116,17 +116,18 @@ extension AXLLMEngine {
     /// `/api/stop`, then polls until the server is idle again.
     func stopGeneration() async throws {
         _ = try await http.get("/api/stop")
-        let deadline = ContinuousClock.now + configuration.busyTimeout
+        let deadline = ContinuousClock.now + configuration.hangTimeout
         while ContinuousClock.now < deadline {
             if let done = try await http.get("/api/generate_provider").json?["done"] as? Bool, done { return }
             try await Task.sleep(for: configuration.pollInterval)
         }
-        hung("did not stop within \(configuration.busyTimeout) of /api/stop")
+        hung("did not stop within \(configuration.hangTimeout) of /api/stop")
+        throw Self.hungError
     }
 
     /// A POST that waits out `llm is running` (a reset's prefill or the end of a stopped generation).
     private func legacyCall(_ path: String, _ body: [String: Any]) async throws {
-        let deadline = ContinuousClock.now + configuration.busyTimeout
+        let deadline = ContinuousClock.now + configuration.hangTimeout
         // Short, even pauses: a reset's prefill ends at any moment, and the first token waits on the retry.
         let pause = configuration.pollInterval / 2
         while true {
@@ -137,8 +138,8 @@ extension AXLLMEngine {
                 throw EngineError(.decodeFailed, "the AXERA server refused \(path): \(answer.status) \(message)")
             }
             guard ContinuousClock.now < deadline else {
-                hung("kept answering '\(message)' for \(configuration.busyTimeout)")
-                throw EngineError(.unavailable, "the AXERA server is hung; the worker restarts it")
+                hung("kept answering '\(message)' for \(configuration.hangTimeout)")
+                throw Self.hungError
             }
             try await Task.sleep(for: pause)
         }
@@ -155,11 +156,5 @@ extension AXLLMEngine {
             "top-k": temperature <= 0 ? 1 : (s.topK ?? 0),
             "repetition_penalty": max(s.repeatPenalty ?? 1, 1.001),
         ]
-    }
-
-    private func hung(_ what: String) {
-        let message = "the AXERA server \(configuration.binary) \(what)"
-        configuration.logger.critical("\(message)")
-        configuration.onFailure(message)
     }
 }

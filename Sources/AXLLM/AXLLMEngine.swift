@@ -20,6 +20,8 @@ public actor AXLLMEngine: Engine {
     private var waiting: [(id: UInt64, turn: CheckedContinuation<Void, any Error>)] = []
     private var nextWaiter: UInt64 = 0
     private var stopping = false
+    /// The server was found hung and killed: its exit is no news.
+    private var failed = false
     /// Legacy: what the server's session holds now (nil: unknown, reset before the next request).
     var session: LegacyConversation?
 
@@ -57,7 +59,7 @@ public actor AXLLMEngine: Engine {
                     members.append(
                         try processes.spawn(tokenizer + ["--port", String(tokenizerPort)], in: configuration.modelDirectory))
                     let url = "http://127.0.0.1:\(tokenizerPort)"
-                    tokenizerHTTP = VendorHTTP(base: url)
+                    tokenizerHTTP = VendorHTTP(base: url, patience: configuration.hangTimeout)
                     try await waitUntilReady(members[0], what: "tokenizer service", configuration) {
                         (try? await VendorHTTP(base: url).get("/bos_id", timeout: .seconds(2)))?.status == 200
                     }
@@ -70,7 +72,7 @@ public actor AXLLMEngine: Engine {
             }
             let server = try processes.spawn(command, in: configuration.modelDirectory, environment: environment)
             members.append(server)
-            let http = VendorHTTP(base: "http://127.0.0.1:\(port)")
+            let http = VendorHTTP(base: "http://127.0.0.1:\(port)", patience: configuration.hangTimeout)
             let probe = configuration.server == .serve ? "/health" : "/api/generate_provider"
             try await waitUntilReady(server, what: "AXERA server", configuration) {
                 (try? await http.get(probe, timeout: .seconds(2)))?.status == 200
@@ -79,6 +81,7 @@ public actor AXLLMEngine: Engine {
                 configuration, http: http, processes: processes, server: server, members: members,
                 tokenizer: tokenizerHTTP, loadMs: (ContinuousClock.now - started).milliseconds)
             await engine.watchServer()
+            await engine.watchHealth()
             return engine
         } catch {
             await processes.stop(members, main: members.last, grace: .seconds(2))
@@ -121,17 +124,66 @@ public actor AXLLMEngine: Engine {
     private func watchServer() {
         Task { [server, configuration] in
             let status = await server.exitStatus()
-            guard !self.stopping else { return }
+            guard !self.stopping, !self.failed else { return }
             let message = "the AXERA server (pid \(server.pid)) \(ChildProcess.describe(status))"
             configuration.logger.critical("\(message)")
             configuration.onFailure(message)
         }
     }
 
+    /// While no request runs, the server is asked for its health (taking the turn, so no request's exchange
+    /// is interleaved with the probe's): a server that stops answering is hung even when nobody asks it for
+    /// anything. During a request, the request's own calls and streamed bytes show it.
+    private func watchHealth() {
+        let interval = min(configuration.hangTimeout, .seconds(10))
+        Task { [weak self] in
+            while true {
+                try? await Task.sleep(for: interval)
+                guard let self, await self.probeHealth() else { return }
+            }
+        }
+    }
+
+    /// One probe when the server is idle; false once there is nothing more to watch.
+    private func probeHealth() async -> Bool {
+        guard !stopping, !failed else { return false }
+        guard !running else { return true }
+        running = true
+        defer { endTurn() }
+        let path = configuration.server == .serve ? "/health" : "/api/generate_provider"
+        do {
+            let answer = try await http.get(path)
+            if answer.status != 200 {
+                configuration.logger.warning("the AXERA server answered \(path) with \(answer.status): \(answer.text.prefix(200))")
+            }
+        } catch let silent as VendorHTTP.Silent {
+            hung(silent.description)
+            return false
+        } catch {
+            // Not listening: the server is exiting, which its exit watcher reports.
+            configuration.logger.warning("the AXERA server did not take \(path): \(error)")
+        }
+        return true
+    }
+
+    /// A hung server cannot be recovered in process: it is killed (with its tokenizer service) and the worker is
+    /// told, so it exits to be restarted with a fresh server.
+    func hung(_ what: String) {
+        guard !failed, !stopping else { return }
+        failed = true
+        processes.killAll()
+        let message = "the AXERA server \(configuration.binary) \(what); it was killed"
+        configuration.logger.critical("\(message)")
+        configuration.onFailure(message)
+    }
+
+    static let hungError = EngineError(.unavailable, "the AXERA server stopped answering; the worker restarts it")
+
     // MARK: Requests
 
     public func generate(_ request: GenerationRequest) async throws -> AsyncThrowingStream<GenerationEvent, any Error> {
         guard !stopping else { throw EngineError(.unavailable, "the engine is shutting down") }
+        guard !failed else { throw Self.hungError }
         let job = try prepare(request)
         guard !running || waiting.count < configuration.queueLimit else {
             throw EngineError(.busy, "\(waiting.count) requests are already waiting for the AXERA server")
@@ -205,6 +257,9 @@ public actor AXLLMEngine: Engine {
             case .serve: outcome = try await runServe(job, piece: body, call: { continuation.yield(.toolCall($0)) })
             case .legacy: outcome = try await runLegacy(job, piece: body)
             }
+        } catch let silent as VendorHTTP.Silent {
+            hung(silent.description)
+            return Completion(reason: .error, timings: meter.timings, error: Self.hungError)
         } catch is CancellationError {
             configuration.logger.info("request cancelled: its consumer went away")
             return Completion(reason: .cancelled, timings: meter.timings)

@@ -1,11 +1,26 @@
 internal import AsyncHTTPClient
+internal import Engine
 internal import Foundation
 internal import NIOCore
 internal import NIOHTTP1
+internal import Synchronization
 
-/// Plain JSON requests to a vendor server on the loopback interface.
+/// Plain JSON requests to a vendor server on the loopback interface. A server that leaves a call unanswered,
+/// or a streamed answer silent, for `patience` throws `Silent`: the engine takes that as a hung server.
 struct VendorHTTP: Sendable {
     let base: String
+    let patience: Duration
+
+    init(base: String, patience: Duration = .seconds(60)) {
+        self.base = base
+        self.patience = patience
+    }
+
+    /// A client without a read timeout of its own (the shared one gives up after 90 s of silence): how long a
+    /// vendor server may be silent is `patience`, which the manifest sets.
+    private static let client = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: nil)))
 
     struct Answer: Sendable {
         var status: Int
@@ -14,36 +29,53 @@ struct VendorHTTP: Sendable {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    nonisolated(nonsending) func get(_ path: String, timeout: TimeAmount = .seconds(30)) async throws -> Answer {
-        try await send(HTTPClientRequest(url: base + path), timeout: timeout)
+    /// The server did not answer (or went silent in a streamed answer) for this long.
+    struct Silent: Error, CustomStringConvertible {
+        var path: String
+        var patience: Duration
+        var description: String {
+            let ms = Int(patience.milliseconds.rounded())
+            return "left \(path) unanswered for " + (ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms")
+        }
     }
 
-    nonisolated(nonsending) func post(_ path: String, _ object: [String: Any], timeout: TimeAmount = .seconds(30)) async throws
+    nonisolated(nonsending) func get(_ path: String, timeout: Duration? = nil) async throws -> Answer {
+        try await send(HTTPClientRequest(url: base + path), path: path, timeout: timeout ?? patience)
+    }
+
+    nonisolated(nonsending) func post(_ path: String, _ object: [String: Any], timeout: Duration? = nil) async throws
         -> Answer
     {
         var request = HTTPClientRequest(url: base + path)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object)))
-        return try await send(request, timeout: timeout)
+        return try await send(request, path: path, timeout: timeout ?? patience)
     }
 
-    nonisolated(nonsending) private func send(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> Answer {
+    nonisolated(nonsending) private func send(_ request: HTTPClientRequest, path: String, timeout: Duration) async throws
+        -> Answer
+    {
         var request = request
         // A connection per request. Kept-alive connections to these small servers stall each exchange for the
         // 40 ms of a delayed ACK (the server writes its header and body apart, with Nagle on); a new connection
         // on the loopback interface costs a tenth of a millisecond, and the legacy server is polled for text.
         request.headers.replaceOrAdd(name: "connection", value: "close")
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
-        let body = try await response.body.collect(upTo: 16 << 20)
-        return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
+        do {
+            let response = try await Self.client.execute(request, timeout: .milliseconds(Int64(timeout.milliseconds)))
+            let body = try await response.body.collect(upTo: 16 << 20)
+            return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw Silent(path: path, patience: timeout)
+        }
     }
 
     /// A streamed POST: each server-sent event's data goes to `event` as it arrives; `event` returns false to
     /// stop reading. Stopping early, or the caller's task being cancelled, cancels the HTTP request, which
     /// closes the connection: the vendor server takes that as the client leaving and stops generating. (The
     /// response is read by a task of its own because dropping a response body part-way leaves the connection
-    /// open; only a cancelled read closes it.) A status other than 200 comes back as the answer.
+    /// open; only a cancelled read closes it.) A status other than 200 comes back as the answer; no byte for
+    /// `patience` (the head, a prefill, between tokens) throws `Silent`.
     nonisolated(nonsending) func stream(_ path: String, _ object: [String: Any], event: (String) async throws -> Bool)
         async throws -> Answer?
     {
@@ -52,20 +84,42 @@ struct VendorHTTP: Sendable {
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object)))
         let (chunks, sink) = AsyncThrowingStream.makeStream(of: ByteBuffer.self)
+        let arrivals = Arrivals()
         let reader = Task { [request] in
             do {
-                let response = try await HTTPClient.shared.execute(request, timeout: .hours(1))
+                let response = try await Self.client.execute(request, timeout: .hours(24))
+                arrivals.count()
                 guard response.status == .ok else {
                     let body = try await response.body.collect(upTo: 1 << 20)
                     throw Refused(answer: Answer(status: Int(response.status.code), body: Data(body.readableBytesView)))
                 }
-                for try await buffer in response.body { sink.yield(buffer) }
+                for try await buffer in response.body {
+                    arrivals.count()
+                    sink.yield(buffer)
+                }
                 sink.finish()
             } catch {
                 sink.finish(throwing: error)
             }
         }
-        defer { reader.cancel() }
+        // Silence is seen between one and two `patience`s after the last byte.
+        let watchdog = Task { [patience] in
+            var seen = -1
+            while !Task.isCancelled {
+                let now = arrivals.value
+                if now == seen {
+                    sink.finish(throwing: Silent(path: path, patience: patience))
+                    reader.cancel()
+                    return
+                }
+                seen = now
+                try? await Task.sleep(for: patience)
+            }
+        }
+        defer {
+            watchdog.cancel()
+            reader.cancel()
+        }
         var pending: [UInt8] = []
         do {
             for try await buffer in chunks {
@@ -89,6 +143,13 @@ struct VendorHTTP: Sendable {
 
     private struct Refused: Error {
         var answer: Answer
+    }
+
+    /// How many times bytes arrived in a streamed answer.
+    private final class Arrivals: Sendable {
+        private let counter = Mutex(0)
+        var value: Int { counter.withLock { $0 } }
+        func count() { counter.withLock { $0 += 1 } }
     }
 
     /// Where the first `\n\n` (or `\r\n\r\n`) is, and where the next event starts.

@@ -45,6 +45,11 @@ final class VendorProcesses: Sendable {
         while let main, main.exited == nil, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        killAll()
+    }
+
+    /// Kills the whole group at once: for a server that no longer answers, a polite stop would only wait.
+    func killAll() {
         kill(-group, SIGKILL)
     }
 

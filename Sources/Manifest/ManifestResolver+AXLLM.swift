@@ -51,11 +51,14 @@ extension ManifestResolver {
                 error(optionsPath.appending("devices").appending(index), "a device number is 0 or more, found \(device)")
             }
         }
-        let timeout = options.startTimeout ?? .seconds(300)
-        if timeout.milliseconds < 1000 { error(optionsPath.appending("startTimeout"), "startTimeout must be at least 1s") }
+        let startTimeout = options.startTimeout ?? ResolvedAXLLMOptions.defaultStartTimeout
+        let hangTimeout = options.hangTimeout ?? ResolvedAXLLMOptions.defaultHangTimeout
+        for (key, value) in [("startTimeout", startTimeout), ("hangTimeout", hangTimeout)] where value.milliseconds < 1000 {
+            error(optionsPath.appending(key), "\(key) must be at least 1s")
+        }
         return ResolvedAXLLMOptions(
             server: server, binary: binary, args: options.args ?? [], port: options.port, tokenizer: options.tokenizer,
-            devices: options.devices, startTimeout: timeout)
+            devices: options.devices, startTimeout: startTimeout, hangTimeout: hangTimeout)
     }
 
     /// What the vendor servers have no way to apply: the model's chat template and sampling live in its own

@@ -228,10 +228,15 @@ public struct ResolvedAXLLMOptions: Codable, Sendable, Equatable {
     public var tokenizer: [String]?
     public var devices: [Int]?
     public var startTimeout: ManifestDuration
+    public var hangTimeout: ManifestDuration
+
+    public static let defaultStartTimeout = ManifestDuration.seconds(300)
+    public static let defaultHangTimeout = ManifestDuration.seconds(60)
 
     public init(
         server: AXLLMServerKind, binary: String, args: [String] = [], port: Int? = nil, tokenizer: [String]? = nil,
-        devices: [Int]? = nil, startTimeout: ManifestDuration = .seconds(300)
+        devices: [Int]? = nil, startTimeout: ManifestDuration = defaultStartTimeout,
+        hangTimeout: ManifestDuration = defaultHangTimeout
     ) {
         self.server = server
         self.binary = binary
@@ -240,5 +245,22 @@ public struct ResolvedAXLLMOptions: Codable, Sendable, Equatable {
         self.tokenizer = tokenizer
         self.devices = devices
         self.startTimeout = startTimeout
+        self.hangTimeout = hangTimeout
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case server, binary, args, port, tokenizer, devices, startTimeout, hangTimeout
+    }
+
+    /// A state file written before `hangTimeout` existed reads as the default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            server: try c.decode(AXLLMServerKind.self, forKey: .server), binary: try c.decode(String.self, forKey: .binary),
+            args: try c.decode([String].self, forKey: .args), port: try c.decodeIfPresent(Int.self, forKey: .port),
+            tokenizer: try c.decodeIfPresent([String].self, forKey: .tokenizer),
+            devices: try c.decodeIfPresent([Int].self, forKey: .devices),
+            startTimeout: try c.decode(ManifestDuration.self, forKey: .startTimeout),
+            hangTimeout: try c.decodeIfPresent(ManifestDuration.self, forKey: .hangTimeout) ?? Self.defaultHangTimeout)
     }
 }

@@ -108,6 +108,8 @@ public struct AXLLMOptions: Codable, Sendable, Equatable {
     public var devices: [Int]?
     /// How long the server may take to answer after it starts.
     public var startTimeout: ManifestDuration?
+    /// How long the running server may leave the runner waiting before it counts as hung and is killed.
+    public var hangTimeout: ManifestDuration?
 }
 
 public enum AXLLMServerKind: String, ManifestEnum {

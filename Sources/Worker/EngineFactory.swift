@@ -55,9 +55,10 @@ public enum EngineFactory {
             binary: options.binary, server: AXLLMEngine.Server(options.server), modelDirectory: directory,
             modelName: model.name, context: model.context, maxTokens: model.maxTokens, sampling: Sampling(model.sampling),
             thinking: Bool(model.thinking), arguments: options.args, port: options.port, tokenizer: options.tokenizer,
-            devices: options.devices, startTimeout: options.startTimeout.duration,
-            onFailure: { message in
-                logger.critical("\(message); exiting so the supervisor restarts this worker and its server")
+            devices: options.devices, startTimeout: options.startTimeout.duration, hangTimeout: options.hangTimeout.duration,
+            onFailure: { _ in
+                // The engine has logged what failed.
+                logger.critical("exiting so the supervisor restarts this worker and its AXERA server")
                 exit(75)
             }, logger: logger)
     }

@@ -14,6 +14,8 @@ struct AXSimDeployment {
     let generation: Generation
     let device: ServedDevice
     let port: Int
+    /// The manifest's `axllm.hangTimeout` (nil: its default).
+    let hangTimeout: String?
     var model: URL { device.directory.appendingPathComponent("smollm2-ax") }
     var manifestURL: URL { device.directory.appendingPathComponent("axllm.yaml") }
     /// The legacy server's port (its vendor builds hard-code 8000; AXSim reads AXSIM_LEGACY_PORT).
@@ -21,9 +23,13 @@ struct AXSimDeployment {
 
     static let bin = RunnerProcess.repository.appendingPathComponent("Sources/AXSim/bin")
 
-    init(_ generation: Generation, port: Int, context: Int = 1024, tokenDelayMs: Int = 0, ignoreEOS: Bool = false) throws {
+    init(
+        _ generation: Generation, port: Int, context: Int = 1024, tokenDelayMs: Int = 0, ignoreEOS: Bool = false,
+        hangTimeout: String? = nil
+    ) throws {
         self.generation = generation
         self.port = port
+        self.hangTimeout = hangTimeout
         device = try ServedDevice()
         try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
         for name in [
@@ -50,9 +56,13 @@ struct AXSimDeployment {
 
     func manifest() -> String {
         let server: String
+        let hang = hangTimeout.map { "\n      hangTimeout: \($0)" } ?? ""
         switch generation {
         case .serve:
-            server = "axllm: {binary: \(Self.bin.appendingPathComponent("axllm").path)}"
+            server = """
+                axllm:
+                      binary: \(Self.bin.appendingPathComponent("axllm").path)\(hang)
+                """
         case .legacy:
             let args = [
                 "--system_prompt", "You are a helpful assistant.", "--template_filename_axmodel",
@@ -65,7 +75,7 @@ struct AXSimDeployment {
                       binary: \(Self.bin.appendingPathComponent("main_api_ax650").path)
                       port: \(legacyPort)
                       tokenizer: [\(Self.bin.appendingPathComponent("axsim-tokenizer").path)]
-                      args: [\(args)]
+                      args: [\(args)]\(hang)
                 """
         }
         return """
@@ -138,6 +148,13 @@ struct AXSimDeployment {
             if cmdline.contains("axllm\0serve") || cmdline.contains("main_api") { return pid }
         }
         return nil
+    }
+
+    /// Whether `pid` has exited (gone, or a zombie not reaped yet).
+    static func exited(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[stat.index(close, offsetBy: 2)...].hasPrefix("Z")
     }
 
     static func json(_ text: String) -> [String: Any] {

@@ -139,6 +139,56 @@ struct AXLLMTests {
         #expect(kill(first, 0) != 0, "the killed server is gone")
     }
 
+    /// A vendor server that stops answering but stays alive (SIGSTOP) is found hung, killed and replaced with
+    /// its worker: idle, by the health probe; in the middle of a streamed answer, by the silence, and that
+    /// client gets an error.
+    @Test(arguments: AXSimDeployment.Generation.allCases)
+    func aHungServerIsKilledAndReplaced(generation: AXSimDeployment.Generation) async throws {
+        let ax = try AXSimDeployment(
+            generation, port: generation == .serve ? 18336 : 18337, tokenDelayMs: 20, ignoreEOS: true, hangTimeout: "3s")
+        defer { ax.device.remove() }
+        guard let apply = try await ax.apply() else { return }
+        defer { if apply.process.isRunning { kill(apply.process.processIdentifier, SIGKILL) } }
+        let probe = generation == .serve ? "/health" : "/api/generate_provider"
+        let poll = generation == .serve ? "/v1/chat/completions" : "/api/generate_provider"
+
+        // Idle: nothing asks the server anything but the health probe.
+        let idle = try #require(ax.vendorPID(), "the vendor server runs under the worker")
+        let firstWorker = try #require(ax.device.workerPid("ax"))
+        kill(idle, SIGSTOP)
+        defer { kill(idle, SIGKILL) }
+        #expect(
+            try await eventually("the worker to be replaced") { (ax.device.workerPid("ax") ?? firstWorker) != firstWorker },
+            "\(ax.log.suffix(2000))")
+        #expect(try await eventually("the hung server to be killed") { AXSimDeployment.exited(idle) })
+        #expect(ax.log.contains("left \(probe) unanswered for 3s; it was killed"), "\(ax.log.suffix(2000))")
+        #expect(
+            try await eventually("a new server to answer", timeout: .seconds(90)) {
+                (try? await ax.post("/v1/chat/completions", AXSimDeployment.chat([("user", "Hi")], maxTokens: 2)))?.status
+                    == 200
+            })
+
+        // Busy: the server goes silent in the middle of a streamed answer.
+        let busy = try #require(ax.vendorPID())
+        #expect(busy != idle)
+        let secondWorker = try #require(ax.device.workerPid("ax"))
+        let stream = try Curl.stream(port: ax.port, model: "ax", prompt: "Count.", maxTokens: 400, in: ax.device.directory)
+        #expect(try await eventually("streamed text") { stream.text.components(separatedBy: "\"content\":").count > 3 })
+        kill(busy, SIGSTOP)
+        defer { kill(busy, SIGKILL) }
+        #expect(try await eventually("the client's stream to end") { stream.finished }, "\(stream.text.suffix(500))")
+        #expect(stream.text.contains("error"), "the client is told: \(stream.text.suffix(500))")
+        #expect(try await eventually("the worker to be replaced") { (ax.device.workerPid("ax") ?? secondWorker) != secondWorker })
+        #expect(try await eventually("the hung server to be killed") { AXSimDeployment.exited(busy) })
+        #expect(ax.log.contains("left \(poll) unanswered for 3s; it was killed"), "\(ax.log.suffix(2000))")
+        #expect(
+            try await eventually("a new server to answer", timeout: .seconds(90)) {
+                (try? await ax.post("/v1/chat/completions", AXSimDeployment.chat([("user", "Hi")], maxTokens: 2)))?.status
+                    == 200
+            })
+        #expect(try await apply.terminate() == 0)
+    }
+
     /// A model directory the server cannot start from is refused by apply, which changes nothing.
     @Test(arguments: AXSimDeployment.Generation.allCases)
     func aBadModelDirectoryIsRefusedBeforeAnythingChanges(generation: AXSimDeployment.Generation) async throws {
