@@ -154,7 +154,8 @@ public actor AXLLMEngine: Engine {
         do {
             let answer = try await http.get(path)
             if answer.status != 200 {
-                configuration.logger.warning("the AXERA server answered \(path) with \(answer.status): \(answer.text.prefix(200))")
+                configuration.logger.warning(
+                    "the AXERA server answered \(path) with \(answer.status): \(answer.text.prefix(200))")
             }
         } catch let silent as VendorHTTP.Silent {
             hung(silent.description)

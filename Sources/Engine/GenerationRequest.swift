@@ -35,7 +35,8 @@ public struct GenerationRequest: Sendable, Codable, Equatable {
     public init(
         input: Input, sampling: Sampling = Sampling(), maxTokens: Int? = nil, stop: [String] = [],
         thinking: Bool? = nil, tools: [ToolDefinition] = [], toolChoice: ToolChoice = .auto,
-        parallelToolCalls: Bool = true, responseFormat: ResponseFormat? = nil, promptCache: String? = nil, lora: String? = nil, logprobs: Int? = nil
+        parallelToolCalls: Bool = true, responseFormat: ResponseFormat? = nil, promptCache: String? = nil, lora: String? = nil,
+        logprobs: Int? = nil
     ) {
         self.input = input
         self.sampling = sampling

@@ -116,7 +116,8 @@ final class LlamaRuntime: SteppedRuntime {
                     .merged(over: LlamaEngine.Configuration.builtinSampling),
                 stop: request.stop, maxTokens: request.maxTokens, grammar: grammar,
                 routeThinking: thinking,
-                routeTools: !request.tools.isEmpty, singleToolCall: !request.parallelToolCalls, logprobs: request.logprobs, continuation: continuation,
+                routeTools: !request.tools.isEmpty, singleToolCall: !request.parallelToolCalls, logprobs: request.logprobs,
+                continuation: continuation,
                 submitted: submitted))
     }
 
