@@ -52,8 +52,8 @@ extension AXLLMEngine {
             session = stopped ? nil : LegacyConversation(system: request.system, exchanges: exchanges)
             var outcome = Outcome()
             if let tokenizerHTTP {
-                outcome.promptTokens = (try? await Self.tokens(prompt, tokenizerHTTP).count) ?? 0
-                outcome.completionTokens = try? await Self.tokens(reply, tokenizerHTTP).count
+                outcome.promptTokens = try await Self.count(prompt, tokenizerHTTP) ?? 0
+                outcome.completionTokens = try await Self.count(reply, tokenizerHTTP)
             }
             return outcome
         }
@@ -102,6 +102,17 @@ extension AXLLMEngine {
         }
     }
 
+    /// Tokens in `text` for usage, nil when the tokenizer service cannot tell; a silent service is hung.
+    private static func count(_ text: String, _ tokenizer: VendorHTTP) async throws(VendorHTTP.Silent) -> Int? {
+        do {
+            return try await tokens(text, tokenizer).count
+        } catch let silent as VendorHTTP.Silent {
+            throw silent
+        } catch {
+            return nil
+        }
+    }
+
     /// The server's own `--system_prompt`, which a conversation without a system message gets (a reset
     /// would otherwise replace it with nothing).
     var defaultSystemPrompt: String {
@@ -121,7 +132,7 @@ extension AXLLMEngine {
             if let done = try await http.get("/api/generate_provider").json?["done"] as? Bool, done { return }
             try await Task.sleep(for: configuration.pollInterval)
         }
-        hung("did not stop within \(configuration.hangTimeout) of /api/stop")
+        hung("the AXERA server did not stop within \(configuration.hangTimeout) of /api/stop")
         throw Self.hungError
     }
 
@@ -138,7 +149,7 @@ extension AXLLMEngine {
                 throw EngineError(.decodeFailed, "the AXERA server refused \(path): \(answer.status) \(message)")
             }
             guard ContinuousClock.now < deadline else {
-                hung("kept answering '\(message)' for \(configuration.hangTimeout)")
+                hung("the AXERA server kept answering '\(message)' for \(configuration.hangTimeout)")
                 throw Self.hungError
             }
             try await Task.sleep(for: pause)

@@ -59,9 +59,10 @@ public actor AXLLMEngine: Engine {
                     members.append(
                         try processes.spawn(tokenizer + ["--port", String(tokenizerPort)], in: configuration.modelDirectory))
                     let url = "http://127.0.0.1:\(tokenizerPort)"
-                    tokenizerHTTP = VendorHTTP(base: url, patience: configuration.hangTimeout)
+                    let service = VendorHTTP(base: url, name: "the tokenizer service", patience: configuration.hangTimeout)
+                    tokenizerHTTP = service
                     try await waitUntilReady(members[0], what: "tokenizer service", configuration) {
-                        (try? await VendorHTTP(base: url).get("/bos_id", timeout: .seconds(2)))?.status == 200
+                        (try? await service.get("/bos_id", timeout: .seconds(2)))?.status == 200
                     }
                     command += ["--url_tokenizer_model", url]
                 }
@@ -72,7 +73,8 @@ public actor AXLLMEngine: Engine {
             }
             let server = try processes.spawn(command, in: configuration.modelDirectory, environment: environment)
             members.append(server)
-            let http = VendorHTTP(base: "http://127.0.0.1:\(port)", patience: configuration.hangTimeout)
+            let http = VendorHTTP(
+                base: "http://127.0.0.1:\(port)", name: "the AXERA server", patience: configuration.hangTimeout)
             let probe = configuration.server == .serve ? "/health" : "/api/generate_provider"
             try await waitUntilReady(server, what: "AXERA server", configuration) {
                 (try? await http.get(probe, timeout: .seconds(2)))?.status == 200
@@ -167,13 +169,13 @@ public actor AXLLMEngine: Engine {
         return true
     }
 
-    /// A hung server cannot be recovered in process: it is killed (with its tokenizer service) and the worker is
-    /// told, so it exits to be restarted with a fresh server.
+    /// A hung server (or tokenizer service) cannot be recovered in process: the vendor processes are killed and
+    /// the worker is told, so it exits to be restarted with a fresh server. `what` says what it did.
     func hung(_ what: String) {
         guard !failed, !stopping else { return }
         failed = true
         processes.killAll()
-        let message = "the AXERA server \(configuration.binary) \(what); it was killed"
+        let message = "\(what); the vendor processes were killed"
         configuration.logger.critical("\(message)")
         configuration.onFailure(message)
     }

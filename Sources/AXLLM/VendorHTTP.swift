@@ -9,10 +9,13 @@ internal import Synchronization
 /// or a streamed answer silent, for `patience` throws `Silent`: the engine takes that as a hung server.
 struct VendorHTTP: Sendable {
     let base: String
+    /// What the server is, for messages ("the AXERA server").
+    let name: String
     let patience: Duration
 
-    init(base: String, patience: Duration = .seconds(60)) {
+    init(base: String, name: String, patience: Duration = .seconds(60)) {
         self.base = base
+        self.name = name
         self.patience = patience
     }
 
@@ -31,11 +34,12 @@ struct VendorHTTP: Sendable {
 
     /// The server did not answer (or went silent in a streamed answer) for this long.
     struct Silent: Error, CustomStringConvertible {
+        var server: String
         var path: String
         var patience: Duration
         var description: String {
             let ms = Int(patience.milliseconds.rounded())
-            return "left \(path) unanswered for " + (ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms")
+            return "\(server) left \(path) unanswered for " + (ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms")
         }
     }
 
@@ -66,7 +70,7 @@ struct VendorHTTP: Sendable {
             let body = try await response.body.collect(upTo: 16 << 20)
             return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw Silent(path: path, patience: timeout)
+            throw Silent(server: name, path: path, patience: timeout)
         }
     }
 
@@ -103,12 +107,12 @@ struct VendorHTTP: Sendable {
             }
         }
         // Silence is seen between one and two `patience`s after the last byte.
-        let watchdog = Task { [patience] in
+        let watchdog = Task { [name, patience] in
             var seen = -1
             while !Task.isCancelled {
                 let now = arrivals.value
                 if now == seen {
-                    sink.finish(throwing: Silent(path: path, patience: patience))
+                    sink.finish(throwing: Silent(server: name, path: path, patience: patience))
                     reader.cancel()
                     return
                 }
