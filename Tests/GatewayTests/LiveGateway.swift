@@ -56,9 +56,16 @@ enum LiveGateway {
         }
     }
 
+    /// A client whose only limit is each request's deadline: the shared client's 90 s read timeout would cut a
+    /// whole answer that a loaded machine takes longer to generate.
+    static let client = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: nil)))
+
     /// A request and its whole answer.
     static func send(
-        _ method: HTTPRequest.Method, _ url: String, json: String? = nil, headers: [String: String] = [:]
+        _ method: HTTPRequest.Method, _ url: String, json: String? = nil, headers: [String: String] = [:],
+        timeout: TimeAmount = .seconds(120)
     ) async throws -> (status: Int, headers: [String: String], body: String) {
         var request = HTTPClientRequest(url: url)
         request.method = .init(rawValue: method.rawValue)
@@ -67,7 +74,7 @@ enum LiveGateway {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let response = try await client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 64 << 20)
         var names: [String: String] = [:]
         for header in response.headers { names[header.name.lowercased()] = header.value }
@@ -83,7 +90,7 @@ enum LiveGateway {
         request.headers.add(name: "content-type", value: "application/json")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(string: json))
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let response = try await client.execute(request, timeout: timeout)
         var chunks: [String] = []
         for try await buffer in response.body { chunks.append(String(buffer: buffer)) }
         return (Int(response.status.code), chunks)
