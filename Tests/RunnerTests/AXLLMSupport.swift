@@ -150,6 +150,18 @@ struct AXSimDeployment {
         return nil
     }
 
+    /// Waits until a worker other than `worker` serves the model.
+    func workerReplaced(_ worker: Int32) async throws -> Bool {
+        try await eventually("the worker to be replaced") { (device.workerPid("ax") ?? worker) != worker }
+    }
+
+    /// Waits until a chat is answered again (a restarted worker loads its new server first).
+    func answersAgain() async throws -> Bool {
+        try await eventually("a new server to answer", timeout: .seconds(90)) {
+            (try? await post("/v1/chat/completions", Self.chat([("user", "Hi")], maxTokens: 2)))?.status == 200
+        }
+    }
+
     /// Whether `pid` has exited (gone, or a zombie not reaped yet).
     static func exited(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")")
