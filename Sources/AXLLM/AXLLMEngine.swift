@@ -247,6 +247,8 @@ public actor AXLLMEngine: Engine {
             stop: job.request.stop, thinking: job.thinking, tools: !job.request.tools.isEmpty,
             singleCall: !job.request.parallelToolCalls)
         var meter = Meter(queued: submitted, started: .now)
+        // The server was found hung while this request waited its turn.
+        guard !failed else { return Completion(reason: .error, timings: meter.timings, error: Self.hungError) }
         let limit = job.request.maxTokens ?? configuration.maxTokens
         let outcome: Outcome
         do {

@@ -92,13 +92,13 @@ struct VendorHTTP: Sendable {
         let reader = Task { [request] in
             do {
                 let response = try await Self.client.execute(request, timeout: .hours(24))
-                arrivals.count()
+                arrivals.arrived()
                 guard response.status == .ok else {
                     let body = try await response.body.collect(upTo: 1 << 20)
                     throw Refused(answer: Answer(status: Int(response.status.code), body: Data(body.readableBytesView)))
                 }
                 for try await buffer in response.body {
-                    arrivals.count()
+                    arrivals.arrived()
                     sink.yield(buffer)
                 }
                 sink.finish()
@@ -106,18 +106,15 @@ struct VendorHTTP: Sendable {
                 sink.finish(throwing: error)
             }
         }
-        // Silence is seen between one and two `patience`s after the last byte.
+        // Looked at four times per `patience`, so silence is seen within a quarter of it.
         let watchdog = Task { [name, patience] in
-            var seen = -1
             while !Task.isCancelled {
-                let now = arrivals.value
-                if now == seen {
+                if ContinuousClock.now - arrivals.last >= patience {
                     sink.finish(throwing: Silent(server: name, path: path, patience: patience))
                     reader.cancel()
                     return
                 }
-                seen = now
-                try? await Task.sleep(for: patience)
+                try? await Task.sleep(for: patience / 4)
             }
         }
         defer {
@@ -149,11 +146,11 @@ struct VendorHTTP: Sendable {
         var answer: Answer
     }
 
-    /// How many times bytes arrived in a streamed answer.
+    /// When bytes last arrived in a streamed answer (at first, when the request was made).
     private final class Arrivals: Sendable {
-        private let counter = Mutex(0)
-        var value: Int { counter.withLock { $0 } }
-        func count() { counter.withLock { $0 += 1 } }
+        private let instant = Mutex(ContinuousClock.now)
+        var last: ContinuousClock.Instant { instant.withLock { $0 } }
+        func arrived() { instant.withLock { $0 = .now } }
     }
 
     /// Where the first `\n\n` (or `\r\n\r\n`) is, and where the next event starts.
