@@ -91,6 +91,12 @@ import Testing
             #"{"model": "m", \#(messages), \#(tools), "tool_choice": {"type": "function", "function": {"name": "b"}}}"#)
         #expect(named.tools == [ToolDefinition(name: "b", parameters: #"{"type":"object","properties":{}}"#)])
         #expect(named.toolChoice == .function("b"))
+        // `parallel_tool_calls: false` reaches the engine, and crosses the worker API.
+        let single = try OpenAITest.chat(
+            #"{"model": "m", \#(messages), \#(tools), "tool_choice": "required", "parallel_tool_calls": false}"#)
+        #expect(!single.parallelToolCalls && required.parallelToolCalls)
+        let crossed = try JSONDecoder().decode(GenerationRequest.self, from: JSONEncoder().encode(single))
+        #expect(!crossed.parallelToolCalls && crossed == single)
         let missing = OpenAITest.refusal {
             try OpenAITest.chat(
                 #"{"model": "m", \#(messages), \#(tools), "tool_choice": {"type": "function", "function": {"name": "c"}}}"#)
