@@ -33,6 +33,19 @@ def log(level, tag, message):
         sys.stderr.flush()
 
 
+_timeline_path = os.environ.get("AXSIM_TIMELINE")
+
+
+def timeline(event):
+    """Append `{"event", "time"}` (wall clock, s) to $AXSIM_TIMELINE, when set: a benchmark tells what the
+    server spent inside from what its client spent around it. Simulator-only; the vendor has nothing like it."""
+    if not _timeline_path:
+        return
+    line = json.dumps({"event": event, "time": time.time()}) + "\n"
+    with _log_lock, open(_timeline_path, "a") as f:
+        f.write(line)
+
+
 def say(text):
     """Print a line on stdout, flushed: the vendor binaries print their banners with printf."""
     sys.stdout.write(text + "\n")

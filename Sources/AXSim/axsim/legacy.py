@@ -110,6 +110,7 @@ class LegacyApp:
         self.state = threading.Lock()  # guards running, sampling, pieces
         self.running = False
         self.pieces = []  # the vendor's message queue
+        self.pieces_pushed = False  # in this run, for the timeline
         self.stop_event = threading.Event()
         self.tasks = queue.Queue()
         threading.Thread(target=self._worker, name="legacy-worker", daemon=True).start()
@@ -133,7 +134,11 @@ class LegacyApp:
 
     def _push(self, piece):
         with self.state:
+            first = not self.pieces_pushed
+            self.pieces_pushed = True
             self.pieces.append(piece)
+        if first:
+            http_util.timeline("first piece")
 
     # --- HTTP-facing operations: (status, JSON) -----------------------------------------------------------
 
@@ -155,6 +160,7 @@ class LegacyApp:
         if not self.apply_sampling(body):
             return 400, {"error": "Invalid request format"}
         self.tasks.put(lambda: self._run_task(prompt))
+        http_util.timeline("generate")
         return 200, {"status": "ok"}
 
     def provider(self):
@@ -253,6 +259,8 @@ class LegacyApp:
             return
         try:
             self.stop_event.clear()  # a stop sent before the task started is lost, as in the vendor
+            with self.state:
+                self.pieces_pushed = False
             self._turn(prompt, self._push)
         finally:
             self._release()
