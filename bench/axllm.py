@@ -15,7 +15,10 @@ decode time (last delta - first delta), and `--first-rounds` two-token answers g
 content delta. The first token is measured on its own, many times, because it spreads over tens of ms on
 either side (the simulated NPU's task start, the prefill on a shared CPU, the 10 ms polling) while the runner's
 share is a few ms. Targets: the runner adds <= 5 ms to the first token, and its decode time is within 1 % of
-direct (medians; the first token's difference is shown with its bootstrap 95 % interval).
+direct (medians; the first token's difference is shown with its bootstrap 95 % interval). For legacy, whose
+own time to a first token spreads over ~100 ms, AXSim's timeline (AXSIM_TIMELINE) gives each request's time
+inside the server, from generate accepted to first piece queued: the target is judged on the first token
+without it, and the server's time is compared between the sides so a runner that slowed the server shows.
 
 Prints a table and one `BENCH_JSON {...}` line. Waits for an idle machine first (`BENCH_IDLE_TIMEOUT`,
 default 900 s, 0 measures at once).
